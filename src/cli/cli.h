@@ -1,0 +1,70 @@
+/*
+ * cli.h - the command table and the shared state of one kfboot invocation.
+ *
+ * Each command lives in src/cli/cmd_<name>.c and exports one
+ * `const struct kf_cmd kf_cmd_<name>`; commands.c lists them. Only cli/
+ * prints results or chooses exit codes; library code returns errors.
+ */
+#ifndef KF_CLI_H
+#define KF_CLI_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "util/util.h"
+
+/* Exit codes (STYLE.md). */
+enum {
+	KF_EXIT_OK = 0,
+	KF_EXIT_FAIL = 1,
+	KF_EXIT_USAGE = 2,
+	KF_EXIT_DIFF = 3,
+};
+
+enum kf_output { KF_OUT_TEXT, KF_OUT_JSON, KF_OUT_YAML };
+
+/* Global options, parsed by main before the command runs. */
+struct kf_cli {
+	const char *argv0;
+	int verbosity;          /* -v adds one, -q sets -1 */
+	bool quiet;             /* -q */
+	enum kf_output output;  /* -o text|json|yaml */
+	bool color;             /* a terminal and neither --no-color nor NO_COLOR */
+	bool tty;               /* stderr is a terminal (live progress) */
+};
+
+struct kf_cmd {
+	const char *name;
+	/* argv[0] is the command name; global options are already removed. */
+	int (*run)(int argc, char **argv, struct kf_cli *cli);
+	unsigned flags;
+	const char *summary; /* one line for `kfboot help` */
+	const char *usage;   /* full text for `kfboot <cmd> --help` */
+};
+
+extern const struct kf_cmd *const kf_commands[];
+extern const size_t kf_commands_n;
+const struct kf_cmd *kf_cmd_find(const char *name);
+
+/* Print "kfboot: error: <chain>" (or a JSON object with -o json) to stderr
+ * and return KF_EXIT_FAIL. */
+int kf_cli_fail(struct kf_cli *cli, const struct kf_err *err);
+/* Print a usage error for cmd and return KF_EXIT_USAGE. */
+int kf_cli_usage(struct kf_cli *cli, const struct kf_cmd *cmd, const char *fmt, ...) KF_PRINTF(3, 4);
+/* True when argv holds -h or --help. */
+bool kf_cli_wants_help(int argc, char **argv);
+/* Print cmd's usage to stdout and return 0. */
+int kf_cli_help(const struct kf_cmd *cmd);
+/* Print a JSON value to stdout (indented, with a newline). Steals nothing. */
+void kf_cli_print_json(const json_t *v);
+/* Colour helpers: return the escape or "" depending on cli->color. */
+const char *kf_cli_c(const struct kf_cli *cli, const char *esc);
+#define KF_C_RED "\033[31m"
+#define KF_C_GREEN "\033[32m"
+#define KF_C_YELLOW "\033[33m"
+#define KF_C_BOLD "\033[1m"
+#define KF_C_DIM "\033[2m"
+#define KF_C_RESET "\033[0m"
+
+#endif
