@@ -1,0 +1,27 @@
+/*
+ * commands.c - the command table.
+ *
+ * One line per command, in the order `kfboot help` lists them. A command
+ * appears here only when it works end to end.
+ */
+#include <string.h>
+
+#include "cli.h"
+
+extern const struct kf_cmd kf_cmd_help;
+extern const struct kf_cmd kf_cmd_version;
+
+const struct kf_cmd *const kf_commands[] = {
+	&kf_cmd_help,
+	&kf_cmd_version,
+};
+
+const size_t kf_commands_n = KF_ARRAY_SIZE(kf_commands);
+
+const struct kf_cmd *kf_cmd_find(const char *name)
+{
+	for (size_t i = 0; i < kf_commands_n; i++)
+		if (!strcmp(kf_commands[i]->name, name))
+			return kf_commands[i];
+	return NULL;
+}
