@@ -93,7 +93,7 @@ static size_t bootstrap_token_at(const char *p)
  * a ':', '=' or whitespace separator. */
 static const char *const secret_keys[] = {
 	"token", "password", "passwd", "secret", "client-key-data",
-	"bearer", "api-key", "apikey", "private-key",
+	"authorization", "api-key", "apikey", "private-key",
 };
 
 static size_t key_at(const char *s, size_t i, size_t *keylen)
