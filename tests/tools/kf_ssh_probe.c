@@ -1,0 +1,144 @@
+/*
+ * kf_ssh_probe.c - a small driver for the SSH layer, used by
+ * tests/integration/test_ssh.sh: connect to a host (optionally through a
+ * bastion), then run a command, upload a file, or check that the session
+ * is alive. Remote stdout/stderr are copied to ours as they arrive; the
+ * probe exits with the remote exit status, or 255 with the error message
+ * ("kf_ssh_probe: ...") on stderr when the SSH layer failed.
+ *
+ *   kf_ssh_probe -H ADDR [-p PORT] [-u USER] [-i KEY] [-k KNOWN_HOSTS]
+ *       [-g GLOBAL_KNOWN_HOSTS] [-n NAME] [-a] [-t CONNECT_TIMEOUT]
+ *       [-T CMD_TIMEOUT] [-B BASTION_ADDR -U BASTION_USER [-P PORT]]
+ *       [-s] [-S] [-m MAX_OUTPUT] [-r] [-c COUNT]
+ *       exec CMD | upload LOCAL REMOTE MODE | alive | info
+ *
+ *   -a accept-new, -s sudo, -S stamp each output chunk ("+MS fd=N: data")
+ *   on stdout, -r send our stdin to the command, -c run CMD COUNT times on
+ *   one session (prints per-command timings on stderr).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ssh/ssh.h"
+
+static double t0;
+static bool stamp;
+
+static void on_output(void *ctx, int fd, const char *data, size_t len)
+{
+	(void)ctx;
+	if (stamp) {
+		printf("+%.0f fd=%d: %.*s\n", (kf_now() - t0) * 1000, fd, (int)len, data);
+		fflush(stdout);
+		return;
+	}
+	fwrite(data, 1, len, fd == 2 ? stderr : stdout);
+	fflush(fd == 2 ? stderr : stdout);
+}
+
+static int fail(struct kf_err *err)
+{
+	char *m = kf_err_str(err);
+
+	fprintf(stderr, "kf_ssh_probe: %s\n", m);
+	free(m);
+	kf_err_free(err);
+	return 255;
+}
+
+int main(int argc, char **argv)
+{
+	struct kf_ssh_target t = { 0 }, b = { 0 };
+	struct kf_ssh_exec_opts o = { 0 };
+	struct kf_ssh_exec_info info;
+	struct kf_ssh *s = NULL;
+	struct kf_err *err = NULL;
+	struct kf_buf in = KF_BUF_INIT;
+	const char *verb;
+	int c, status = 0, count = 1, i, rc;
+	double tc;
+
+	while ((c = getopt(argc, argv, "H:p:u:i:k:g:n:at:T:B:U:P:sSm:rc:")) != -1) {
+		switch (c) {
+		case 'H': t.address = optarg; break;
+		case 'p': t.port = atoi(optarg); break;
+		case 'u': t.user = optarg; break;
+		case 'i': t.identity_file = optarg; b.identity_file = optarg; break;
+		case 'k': t.known_hosts_file = optarg; b.known_hosts_file = optarg; break;
+		case 'g': t.global_known_hosts_file = optarg; b.global_known_hosts_file = optarg; break;
+		case 'n': t.name = optarg; break;
+		case 'a': t.accept_new = true; break;
+		case 't': t.connect_timeout = atof(optarg); b.connect_timeout = t.connect_timeout; break;
+		case 'T': o.timeout = atof(optarg); break;
+		case 'B': b.address = optarg; b.name = "bastion"; t.bastion = &b; break;
+		case 'U': b.user = optarg; break;
+		case 'P': b.port = atoi(optarg); break;
+		case 's': o.sudo = true; break;
+		case 'S': stamp = true; break;
+		case 'm': o.max_output = (size_t)atol(optarg); break;
+		case 'r': {
+			char tmp[4096];
+			size_t n;
+			while ((n = fread(tmp, 1, sizeof(tmp), stdin)) > 0)
+				kf_buf_add(&in, tmp, n);
+			o.stdin_data = in.buf;
+			o.stdin_len = in.len;
+			break;
+		}
+		case 'c': count = atoi(optarg); break;
+		default:
+			fprintf(stderr, "usage: see the comment at the top of kf_ssh_probe.c\n");
+			return 2;
+		}
+	}
+	if (optind >= argc || !t.address) {
+		fprintf(stderr, "kf_ssh_probe: need -H ADDR and a verb\n");
+		return 2;
+	}
+	verb = argv[optind];
+	t0 = kf_now();
+	rc = kf_ssh_connect(&s, &t, &err);
+	tc = kf_now() - t0;
+	if (rc)
+		return fail(err);
+	if (getenv("KF_PROBE_TIMING"))
+		fprintf(stderr, "kf_ssh_probe: connect %.1f ms\n", tc * 1000);
+	if (strcmp(verb, "exec") == 0 && optind + 1 < argc) {
+		o.on_output = on_output;
+		o.info = &info;
+		for (i = 0; i < count; i++) {
+			double ts = kf_now();
+			t0 = ts;
+			rc = kf_ssh_exec(s, argv[optind + 1], &o, &status, NULL, NULL, &err);
+			if (rc)
+				break;
+			if (getenv("KF_PROBE_TIMING"))
+				fprintf(stderr, "kf_ssh_probe: exec %.1f ms\n", (kf_now() - ts) * 1000);
+		}
+		if (!rc && info.exit_signal[0])
+			fprintf(stderr, "kf_ssh_probe: killed by signal %s\n", info.exit_signal);
+		if (!rc && info.truncated)
+			fprintf(stderr, "kf_ssh_probe: output truncated\n");
+	} else if (strcmp(verb, "upload") == 0 && optind + 3 < argc) {
+		rc = kf_ssh_upload_file(s, argv[optind + 1], argv[optind + 2],
+					(int)strtol(argv[optind + 3], NULL, 8), &err);
+	} else if (strcmp(verb, "alive") == 0) {
+		status = kf_ssh_alive(s) ? 0 : 1;
+		printf("%s\n", status ? "dead" : "alive");
+	} else if (strcmp(verb, "info") == 0) {
+		printf("%s %s %s\n", kf_ssh_label(s), kf_ssh_hostkey_type(s),
+		       kf_ssh_hostkey_fingerprint(s));
+	} else {
+		fprintf(stderr, "kf_ssh_probe: unknown verb or missing arguments\n");
+		rc = 0;
+		status = 2;
+	}
+	kf_ssh_close(s);
+	kf_buf_release(&in);
+	if (rc)
+		return fail(err);
+	return status;
+}
