@@ -101,4 +101,19 @@ const struct kf_host *kf_cluster_host(const struct kf_cluster *c, const char *na
 /* The cluster as JSON, defaults filled in (for -o json / -o yaml). */
 json_t *kf_cluster_to_json(const struct kf_cluster *c);
 
+/* ---- additions ---------------------------------------------------------
+ * Relative paths in a profile (identityFile, knownHostsFile, offlineBundle,
+ * kubeflow.source.path) resolve against the folder of the profile file;
+ * kf_cluster_load_buf() resolves them against the working directory.
+ * Every diagnostic carries the file name given to the loader.
+ */
+
+/* Number of hosts with this role. */
+size_t kf_cluster_count_role(const struct kf_cluster *c, enum kf_role role);
+/* "control-plane" / "worker"; "strict" / "accept-new". */
+const char *kf_role_str(enum kf_role role);
+const char *kf_hostkey_policy_str(enum kf_hostkey_policy p);
+/* True for a Kubeflow component name a profile may list. */
+bool kf_kubeflow_component_known(const char *name);
+
 #endif
