@@ -1,0 +1,565 @@
+/*
+ * client.c - the HTTP client that talks to the Kubernetes API server.
+ *
+ * One libcurl multi handle per client keeps the connections: with HTTP/2
+ * (negotiated by ALPN, CURL_HTTP_VERSION_2TLS) every request is a stream
+ * on one connection (CURLPIPE_MULTIPLEX); a server that only speaks
+ * HTTP/1.1 gets a small pool of keep-alive connections
+ * (CURLMOPT_MAX_HOST_CONNECTIONS). The first batch starts with one request
+ * so that curl learns which it is before opening more connections.
+ *
+ * kf_kube_run() runs a batch of requests with a bound on how many are in
+ * flight, and retries what is worth retrying: connection failures, 429 and
+ * 500/502/503/504, with exponential backoff and full jitter, honouring
+ * Retry-After, within a per-request window and attempt limit. Responses are
+ * read into capped buffers. Certificates, keys and CA bundles are handed to
+ * curl from memory (CURLOPT_*_BLOB); nothing secret is written or traced.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "kube.h"
+
+struct kf_kube {
+	struct kf_kube_config *cfg; /* own copy */
+	struct kf_kube_opts opts;
+	CURLM *multi;
+	struct curl_slist *auth_hdr; /* Authorization header, if any */
+	struct kf_kube_stats stats;
+	bool proto_known;
+};
+
+/* Per attempt. */
+struct xfer {
+	struct kf_kube *k;
+	struct kf_kube_req *r;
+	CURL *easy;
+	struct curl_slist *hdrs;
+	double retry_after;
+	bool too_big;
+	size_t slot;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+
+static void curl_init_once(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static char *dup_blob(const char *p, size_t n)
+{
+	char *d;
+
+	if (!p)
+		return NULL;
+	d = kf_xmalloc(n + 1);
+	memcpy(d, p, n);
+	d[n] = '\0';
+	return d;
+}
+
+static struct kf_kube_config *config_copy(const struct kf_kube_config *c)
+{
+	struct kf_kube_config *d = kf_xcalloc(1, sizeof(*d));
+
+#define S(f) d->f = c->f ? kf_xstrdup(c->f) : NULL
+	S(server);
+	S(context);
+	S(cluster);
+	S(user);
+	S(namespace);
+	S(source);
+	S(token);
+	S(tls_server_name);
+#undef S
+	d->insecure = c->insecure;
+	d->ca = dup_blob(c->ca, c->ca_len);
+	d->ca_len = c->ca_len;
+	d->cert = dup_blob(c->cert, c->cert_len);
+	d->cert_len = c->cert_len;
+	d->key = dup_blob(c->key, c->key_len);
+	d->key_len = c->key_len;
+	return d;
+}
+
+int kf_kube_new(struct kf_kube **out, const struct kf_kube_config *cfg,
+		const struct kf_kube_opts *opts, struct kf_err **err)
+{
+	struct kf_kube *k;
+
+	*out = NULL;
+	pthread_once(&curl_once, curl_init_once);
+	if (!cfg || !cfg->server)
+		return kf_err_set(err, KF_EINVAL, "kube client: no server");
+	k = kf_xcalloc(1, sizeof(*k));
+	k->cfg = config_copy(cfg);
+	if (opts)
+		k->opts = *opts;
+	if (!k->opts.max_inflight)
+		k->opts.max_inflight = 64;
+	if (!k->opts.max_conns)
+		k->opts.max_conns = 8;
+	if (k->opts.timeout <= 0)
+		k->opts.timeout = 60;
+	if (k->opts.connect_timeout <= 0)
+		k->opts.connect_timeout = 10;
+	if (!k->opts.max_attempts)
+		k->opts.max_attempts = 10;
+	if (k->opts.retry_window <= 0)
+		k->opts.retry_window = 120;
+	if (!k->opts.max_response)
+		k->opts.max_response = (size_t)256 << 20;
+	k->multi = curl_multi_init();
+	if (!k->multi) {
+		kf_kube_free(k);
+		return kf_err_set(err, KF_ERR, "kube client: curl_multi_init failed");
+	}
+	curl_multi_setopt(k->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+	curl_multi_setopt(k->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)k->opts.max_conns);
+	curl_multi_setopt(k->multi, CURLMOPT_MAXCONNECTS, (long)k->opts.max_conns + 2);
+	curl_multi_setopt(k->multi, CURLMOPT_MAX_CONCURRENT_STREAMS, (long)k->opts.max_inflight);
+	if (k->cfg->token) {
+		char *h = kf_xasprintf("Authorization: Bearer %s", k->cfg->token);
+
+		k->auth_hdr = curl_slist_append(NULL, h);
+		memset(h, 0, strlen(h));
+		free(h);
+	}
+	*out = k;
+	return 0;
+}
+
+void kf_kube_free(struct kf_kube *k)
+{
+	if (!k)
+		return;
+	if (k->multi)
+		curl_multi_cleanup(k->multi);
+	curl_slist_free_all(k->auth_hdr);
+	kf_kube_config_free(k->cfg);
+	free(k);
+}
+
+const struct kf_kube_config *kf_kube_cfg(const struct kf_kube *k)
+{
+	return k->cfg;
+}
+
+const struct kf_kube_stats *kf_kube_get_stats(const struct kf_kube *k)
+{
+	return &k->stats;
+}
+
+void kf_kube_req_init(struct kf_kube_req *r, const char *method, char *path)
+{
+	memset(r, 0, sizeof(*r));
+	r->method = method;
+	r->path = path;
+	kf_buf_init(&r->resp, 0);
+}
+
+void kf_kube_req_body(struct kf_kube_req *r, char *body, size_t len,
+		      const char *content_type)
+{
+	free(r->body);
+	r->body = body;
+	r->body_len = len;
+	r->content_type = content_type;
+}
+
+void kf_kube_req_release(struct kf_kube_req *r)
+{
+	free(r->path);
+	free(r->body);
+	kf_buf_release(&r->resp);
+	kf_err_free(r->err);
+	r->path = r->body = NULL;
+	r->err = NULL;
+}
+
+static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	struct xfer *x = ud;
+	size_t n = size * nmemb;
+
+	if (kf_buf_add(&x->r->resp, ptr, n) < 0) {
+		x->too_big = true;
+		return 0;
+	}
+	return n;
+}
+
+static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	struct xfer *x = ud;
+	size_t n = size * nmemb;
+
+	if (n > 12 && !strncasecmp(ptr, "Retry-After:", 12)) {
+		char tmp[32];
+		size_t l = n - 12 < sizeof(tmp) - 1 ? n - 12 : sizeof(tmp) - 1;
+		double v;
+
+		memcpy(tmp, ptr + 12, l);
+		tmp[l] = '\0';
+		v = strtod(tmp, NULL);
+		if (v > 0)
+			x->retry_after = v > 60 ? 60 : v;
+	}
+	return n;
+}
+
+static void count_verb(struct kf_kube_stats *s, const struct kf_kube_req *r)
+{
+	s->requests++;
+	if (!strcmp(r->method, "GET")) {
+		/* A LIST is a GET on a collection; guess by the query. */
+		if (strstr(r->path, "labelSelector=") || strstr(r->path, "limit="))
+			s->list++;
+		else
+			s->get++;
+	} else if (!strcmp(r->method, "PATCH")) {
+		s->patch++;
+	} else if (!strcmp(r->method, "DELETE")) {
+		s->del++;
+	} else if (!strcmp(r->method, "POST")) {
+		s->post++;
+	} else if (!strcmp(r->method, "PUT")) {
+		s->put++;
+	}
+}
+
+static struct xfer *xfer_start(struct kf_kube *k, struct kf_kube_req *r)
+{
+	struct xfer *x = kf_xcalloc(1, sizeof(*x));
+	const struct kf_kube_config *c = k->cfg;
+	char *url = kf_xasprintf("%s%s", c->server, r->path);
+	char *h;
+	CURL *e;
+
+	x->k = k;
+	x->r = r;
+	kf_buf_release(&r->resp);
+	r->resp.cap = k->opts.max_response;
+	r->status = 0;
+	e = x->easy = curl_easy_init();
+	if (!e)
+		abort();
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	free(url);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
+	if (!strcmp(r->method, "GET"))
+		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+	if (r->body) {
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
+	}
+	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, k->opts.http1 ? (long)CURL_HTTP_VERSION_1_1 : (long)CURL_HTTP_VERSION_2TLS);
+	curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(k->opts.timeout * 1000));
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(k->opts.connect_timeout * 1000));
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "kfboot/" KF_VERSION);
+	if (c->insecure) {
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+	} else if (c->ca) {
+		struct curl_blob b = { c->ca, c->ca_len, CURL_BLOB_NOCOPY };
+
+		curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &b);
+	}
+	if (c->cert && c->key) {
+		struct curl_blob cb = { c->cert, c->cert_len, CURL_BLOB_NOCOPY };
+		struct curl_blob kb = { c->key, c->key_len, CURL_BLOB_NOCOPY };
+
+		curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, &cb);
+		curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
+		curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, &kb);
+		curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
+	}
+	h = kf_xasprintf("Accept: %s", r->accept ? r->accept : "application/json");
+	x->hdrs = curl_slist_append(x->hdrs, h);
+	free(h);
+	if (r->content_type) {
+		h = kf_xasprintf("Content-Type: %s", r->content_type);
+		x->hdrs = curl_slist_append(x->hdrs, h);
+		free(h);
+	}
+	x->hdrs = curl_slist_append(x->hdrs, "Expect:");
+	if (k->auth_hdr)
+		x->hdrs = curl_slist_append(x->hdrs, k->auth_hdr->data);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->hdrs);
+	r->attempts++;
+	count_verb(&k->stats, r);
+	kf_trace("kube", "%s %s (attempt %u)", r->method, r->path, r->attempts);
+	curl_multi_add_handle(k->multi, e);
+	return x;
+}
+
+static void xfer_free(struct xfer *x)
+{
+	if (!x)
+		return;
+	curl_multi_remove_handle(x->k->multi, x->easy);
+	curl_easy_cleanup(x->easy);
+	if (x->hdrs) {
+		/* The Authorization header holds the token: wipe our copy. */
+		for (struct curl_slist *s = x->hdrs; s; s = s->next)
+			if (!strncmp(s->data, "Authorization:", 14))
+				memset(s->data, 0, strlen(s->data));
+		curl_slist_free_all(x->hdrs);
+	}
+	free(x);
+}
+
+static bool curl_retriable(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_COULDNT_RESOLVE_HOST:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static bool status_retriable(long st, const struct kf_kube_req *r)
+{
+	if (st == 429)
+		return true;
+	if (r->no_retry)
+		return false;
+	return st == 500 || st == 502 || st == 503 || st == 504;
+}
+
+struct slot {
+	struct kf_kube_req *r;
+	double not_before; /* retry time */
+	double first;      /* first attempt start */
+	struct kf_backoff bo;
+	struct xfer *x;    /* while active */
+	bool active, done;
+};
+
+int kf_kube_run(struct kf_kube *k, struct kf_kube_req **reqs, size_t n,
+		struct kf_err **err)
+{
+	struct slot *s = kf_xcalloc(n ? n : 1, sizeof(*s));
+	size_t done = 0, active = 0, next = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		s[i].r = reqs[i];
+		s[i].bo = (struct kf_backoff)KF_BACKOFF_INIT(0.2, 8.0);
+		kf_err_clear(&reqs[i]->err);
+		reqs[i]->attempts = 0;
+	}
+	while (done < n) {
+		double now = kf_now(), wait_until = now + 1.0;
+		unsigned limit = !k->proto_known ? 1 : k->stats.http2 ? k->opts.max_inflight : k->opts.max_conns * 2;
+		int running = 0, msgs;
+		CURLMsg *m;
+
+		if (kf_interrupted()) {
+			rc = kf_err_set(err, KF_ECANCEL, "interrupted");
+			break;
+		}
+		/* Start what may start: in order, skipping ones backing off. */
+		for (size_t i = 0; i < n && active < limit; i++) {
+			size_t j = (next + i) % n;
+
+			if (s[j].active || s[j].done)
+				continue;
+			if (s[j].not_before > now) {
+				if (s[j].not_before < wait_until)
+					wait_until = s[j].not_before;
+				continue;
+			}
+			if (!s[j].first)
+				s[j].first = now;
+			s[j].x = xfer_start(k, s[j].r);
+			s[j].x->slot = j;
+			s[j].active = true;
+			active++;
+		}
+		next = 0;
+		curl_multi_perform(k->multi, &running);
+		while ((m = curl_multi_info_read(k->multi, &msgs))) {
+			struct xfer *x = NULL;
+			struct slot *sl = NULL;
+			struct kf_kube_req *r;
+			bool retry = false;
+			long st = 0;
+			double delay;
+
+			if (m->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+			r = x->r;
+			sl = &s[x->slot];
+			curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &st);
+			if (!k->proto_known && m->data.result == CURLE_OK) {
+				long ver = 0;
+
+				curl_easy_getinfo(m->easy_handle, CURLINFO_HTTP_VERSION, &ver);
+				k->stats.http2 = ver == CURL_HTTP_VERSION_2_0;
+				k->proto_known = true;
+				kf_trace("kube", "server speaks %s", k->stats.http2 ? "HTTP/2" : "HTTP/1.1");
+			}
+			kf_err_clear(&r->err);
+			if (m->data.result != CURLE_OK) {
+				if (x->too_big)
+					kf_err_set(&r->err, KF_ETOOBIG, "%s %s: response larger than %zu bytes", r->method, r->path, k->opts.max_response);
+				else
+					kf_err_set(&r->err, curl_retriable(m->data.result) ? KF_EAGAIN : KF_EIO, "%s %s: %s", r->method, r->path,
+						   x->errbuf[0] ? x->errbuf : curl_easy_strerror(m->data.result));
+				retry = !x->too_big && curl_retriable(m->data.result);
+				r->status = 0;
+			} else {
+				r->status = st;
+				retry = status_retriable(st, r);
+			}
+			kf_trace("kube", "%s %s -> %ld%s", r->method, r->path, r->status, retry ? " (will retry)" : "");
+			delay = kf_backoff_next(&sl->bo);
+			if (x->retry_after > delay)
+				delay = x->retry_after;
+			if (retry && (r->attempts >= k->opts.max_attempts ||
+				      kf_now() + delay - sl->first > k->opts.retry_window))
+				retry = false;
+			if (retry) {
+				k->stats.retries++;
+				sl->not_before = kf_now() + delay;
+			} else {
+				sl->done = true;
+				done++;
+			}
+			sl->active = false;
+			sl->x = NULL;
+			active--;
+			xfer_free(x);
+		}
+		if (done >= n)
+			break;
+		if (running || active) {
+			double t = wait_until - kf_now();
+			int ms = t <= 0 ? 0 : t > 1 ? 1000 : (int)(t * 1000);
+
+			curl_multi_poll(k->multi, NULL, 0, ms, NULL);
+		} else {
+			double t = wait_until - kf_now();
+
+			if (t > 0)
+				kf_sleep(t > 1 ? 1 : t);
+		}
+	}
+	if (rc) {
+		/* Abort what is still running. */
+		for (size_t i = 0; i < n; i++)
+			if (s[i].x)
+				xfer_free(s[i].x);
+	}
+	free(s);
+	return rc;
+}
+
+char *kf_kube_status_message(const struct kf_kube_req *r)
+{
+	json_t *j = json_loadb(r->resp.buf, r->resp.len, 0, NULL);
+	const char *msg;
+	char *out = NULL;
+
+	if (!j)
+		return NULL;
+	msg = json_string_value(json_object_get(j, "message"));
+	if (msg)
+		out = kf_xstrdup(msg);
+	json_decref(j);
+	return out;
+}
+
+int kf_kube_req_error(struct kf_err **err, const struct kf_kube_req *r)
+{
+	char *msg;
+	int code;
+
+	if (r->err)
+		return kf_err_set(err, kf_err_code(r->err), "%s", r->err->msg);
+	switch (r->status) {
+	case 401:
+	case 403:
+		code = KF_EAUTH;
+		break;
+	case 404:
+		code = KF_ENOENT;
+		break;
+	case 409:
+		code = KF_ECONFLICT;
+		break;
+	case 400:
+	case 422:
+		code = KF_EINVAL;
+		break;
+	case 429:
+	case 500:
+	case 502:
+	case 503:
+	case 504:
+		code = KF_EAGAIN;
+		break;
+	default:
+		code = KF_ERR;
+	}
+	msg = kf_kube_status_message(r);
+	if (msg) {
+		code = kf_err_set(err, code, "%s %s: %ld: %s", r->method, r->path, r->status, msg);
+		free(msg);
+		return code;
+	}
+	return kf_err_set(err, code, "%s %s: HTTP %ld", r->method, r->path, r->status);
+}
+
+int kf_kube_get_json(struct kf_kube *k, const char *path, bool allow_404,
+		     json_t **out, struct kf_err **err)
+{
+	struct kf_kube_req r, *rp = &r;
+	json_error_t je;
+	int rc;
+
+	*out = NULL;
+	kf_kube_req_init(&r, "GET", kf_xstrdup(path));
+	rc = kf_kube_run(k, &rp, 1, err);
+	if (rc)
+		goto out;
+	if (allow_404 && r.status == 404 && !r.err)
+		goto out;
+	if (r.err || r.status < 200 || r.status > 299) {
+		rc = kf_kube_req_error(err, &r);
+		goto out;
+	}
+	*out = json_loadb(r.resp.buf, r.resp.len, 0, &je);
+	if (!*out)
+		rc = kf_err_set(err, KF_EIO, "GET %s: response is not JSON: %s", path, je.text);
+out:
+	kf_kube_req_release(&r);
+	return rc;
+}

@@ -1,0 +1,372 @@
+/*
+ * kube.h - kfboot's Kubernetes client and staged apply engine.
+ *
+ * Layers, bottom up:
+ *  - kubeconfig: the connection settings kubectl would use (KUBECONFIG with
+ *    several files merged by kubectl's rules, current-context, --context,
+ *    certificates and keys inline or by path, bearer tokens, in-cluster
+ *    service-account config). Secrets are registered with kf_redact.
+ *  - client: libcurl multi handle; HTTP/2 multiplexing when the server
+ *    offers it, a small pool of HTTP/1.1 keep-alive connections otherwise;
+ *    many requests in flight with a bound; retries with backoff on 429/5xx
+ *    and connection errors (honouring Retry-After); response size caps.
+ *  - discovery: GVK -> REST resource and scope, cached per client.
+ *  - objects: manifests loaded from files/dirs, validated, with the
+ *    file:line:col of every document.
+ *  - apply: staged server-side apply, health waits, ApplySet inventory,
+ *    prune, skip-unchanged; diff.
+ *
+ * Ownership: every `_new`/`_load` has a matching `_free`; getters borrow.
+ * Library code never prints: progress goes through a callback.
+ */
+#ifndef KF_KUBE_H
+#define KF_KUBE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util/util.h"
+
+/* ---- kubeconfig -------------------------------------------------------- */
+
+struct kf_kube_config {
+	char *server;          /* "https://host:port" without trailing '/' */
+	char *context;         /* context name; "in-cluster" for a pod */
+	char *cluster;         /* cluster name */
+	char *user;            /* user (AuthInfo) name */
+	char *namespace;       /* default namespace ("default" when unset) */
+	char *source;          /* the file(s) it came from, for messages */
+	bool insecure;         /* insecure-skip-tls-verify: the caller warns */
+	char *ca;              /* PEM bytes of the CA bundle, or NULL */
+	size_t ca_len;
+	char *cert;            /* client certificate PEM, or NULL */
+	size_t cert_len;
+	char *key;             /* client key PEM (secret), or NULL */
+	size_t key_len;
+	char *token;           /* bearer token (secret), or NULL */
+	char *tls_server_name; /* tls-server-name, or NULL */
+};
+
+struct kf_kubeconfig_opts {
+	const char *path;    /* --kubeconfig: only this file; NULL = KUBECONFIG or ~/.kube/config */
+	const char *context; /* --context; NULL = current-context; "in-cluster" forces SA config */
+	const char *sa_dir;  /* service-account dir; NULL = /var/run/secrets/kubernetes.io/serviceaccount */
+};
+
+/*
+ * Load the configuration kubectl would use. KUBECONFIG may list several
+ * files (':' separated): for clusters, users and contexts the first file
+ * that defines a name wins, and the first file that sets current-context
+ * wins. Relative paths are resolved against the file that names them.
+ * With no kubeconfig file at all and KUBERNETES_SERVICE_HOST set, the
+ * in-cluster service-account configuration is used. Errors name
+ * file:line:col.
+ */
+int kf_kube_config_load(struct kf_kube_config **out,
+			const struct kf_kubeconfig_opts *opts,
+			struct kf_err **err);
+/* In-cluster configuration from a service-account directory (token, ca.crt,
+ * namespace) and KUBERNETES_SERVICE_HOST/PORT. */
+int kf_kube_config_incluster(struct kf_kube_config **out, const char *sa_dir,
+			     struct kf_err **err);
+void kf_kube_config_free(struct kf_kube_config *c);
+
+/* ---- client ----------------------------------------------------------- */
+
+struct kf_kube_opts {
+	unsigned max_inflight;  /* requests in flight over HTTP/2; 0 = 64 */
+	unsigned max_conns;     /* HTTP/1.1 keep-alive pool; 0 = 8 */
+	double timeout;         /* per attempt, seconds; 0 = 60 */
+	double connect_timeout; /* seconds; 0 = 10 */
+	unsigned max_attempts;  /* per request; 0 = 10 */
+	double retry_window;    /* stop retrying after this long; 0 = 120 s */
+	size_t max_response;    /* bytes; 0 = 256 MiB */
+	bool http1;             /* never try HTTP/2 */
+};
+
+struct kf_kube;
+
+struct kf_kube_stats {
+	unsigned long requests; /* attempts sent, retries included */
+	unsigned long retries;
+	unsigned long get, list, patch, del, post, put;
+	bool http2;
+};
+
+int kf_kube_new(struct kf_kube **out, const struct kf_kube_config *cfg,
+		const struct kf_kube_opts *opts, struct kf_err **err);
+void kf_kube_free(struct kf_kube *k);
+/* Borrowed from the client. */
+const struct kf_kube_config *kf_kube_cfg(const struct kf_kube *k);
+const struct kf_kube_stats *kf_kube_get_stats(const struct kf_kube *k);
+
+/*
+ * One HTTP request. Fill the "in" part (kf_kube_req_init does the common
+ * case), run it with kf_kube_run, read the "out" part, release.
+ */
+struct kf_kube_req {
+	/* in */
+	const char *method;       /* "GET", "PATCH", ... (static string) */
+	char *path;               /* owned: "/api/v1/namespaces?limit=500" */
+	char *body;               /* owned, may be NULL */
+	size_t body_len;
+	const char *content_type; /* static; NULL = none */
+	const char *accept;       /* static; NULL = application/json */
+	bool no_retry;            /* do not retry 5xx (non-idempotent) */
+	void *user;               /* for the caller */
+	/* out */
+	long status;              /* HTTP status of the last attempt, 0 if none */
+	struct kf_buf resp;       /* body of the last attempt (capped) */
+	struct kf_err *err;       /* transport failure after retries, or NULL */
+	unsigned attempts;
+};
+
+/* Initialise; takes ownership of `path` (malloc'd). */
+void kf_kube_req_init(struct kf_kube_req *r, const char *method, char *path);
+/* Give the request a body (takes ownership of `body`). */
+void kf_kube_req_body(struct kf_kube_req *r, char *body, size_t len,
+		      const char *content_type);
+void kf_kube_req_release(struct kf_kube_req *r);
+
+/*
+ * Run requests concurrently (bounded), retrying transient failures. Returns
+ * 0 when every request got a final answer (look at each status: a 404 is
+ * an answer), KF_ECANCEL when interrupted; per-request transport failures
+ * are in req->err.
+ */
+int kf_kube_run(struct kf_kube *k, struct kf_kube_req **reqs, size_t n,
+		struct kf_err **err);
+
+/* Convenience: GET path, parse JSON. *out is NULL for 404 when
+ * allow_404. Non-2xx otherwise is an error with the server's message. */
+int kf_kube_get_json(struct kf_kube *k, const char *path, bool allow_404,
+		     json_t **out, struct kf_err **err);
+
+/* Error for a finished request that failed: transport error, or
+ * "<status> <reason>: <server message>". Returns a KF_E* code. */
+int kf_kube_req_error(struct kf_err **err, const struct kf_kube_req *r);
+/* The server's message from a Status body (borrowed into buf), or NULL. */
+char *kf_kube_status_message(const struct kf_kube_req *r);
+
+/* ---- discovery / REST mapping ---------------------------------------- */
+
+struct kf_rest {
+	char *group;    /* "" for the core group */
+	char *version;
+	char *kind;
+	char *resource; /* plural, e.g. "deployments" */
+	bool namespaced;
+};
+
+struct kf_discovery;
+
+/* Fetch the server's API groups and resources (aggregated discovery when
+ * the server has it, otherwise /api, /apis and one GET per group version,
+ * in parallel). */
+int kf_discovery_load(struct kf_discovery **out, struct kf_kube *k,
+		      struct kf_err **err);
+/* Fetch again; only group versions not known yet are fetched. */
+int kf_discovery_refresh(struct kf_discovery *d, struct kf_kube *k,
+			 struct kf_err **err);
+void kf_discovery_free(struct kf_discovery *d);
+/* Borrowed mapping for group/version/kind, or NULL. */
+const struct kf_rest *kf_discovery_find(const struct kf_discovery *d,
+					const char *group, const char *version,
+					const char *kind);
+/* Any version of group/kind (for prune of kinds that left the set). */
+const struct kf_rest *kf_discovery_find_gk(const struct kf_discovery *d,
+					   const char *group, const char *kind);
+/* Add a mapping (e.g. from a CRD in the set). */
+void kf_discovery_add(struct kf_discovery *d, const char *group,
+		      const char *version, const char *kind,
+		      const char *resource, bool namespaced);
+size_t kf_discovery_count(const struct kf_discovery *d);
+
+/* ---- objects (manifests) --------------------------------------------- */
+
+struct kf_obj {
+	json_t *obj;        /* owned reference to the object */
+	char *group, *version, *kind, *ns, *name; /* ns NULL when cluster-scoped */
+	char *file;         /* where the document is */
+	int line, col;      /* of the document start */
+	int kind_line, kind_col; /* of the kind value */
+	long order;         /* kfboot.io/apply-order or sync-wave, default 0 */
+	int rank;           /* kind rank (kf_kube_kind_rank) */
+	bool namespaced;
+	char hash[65];      /* kfboot.io/applied-hash of the desired content */
+	/* apply state */
+	int state;          /* enum kf_obj_state */
+	char *why;          /* last failure, owned */
+	char *rv;           /* resourceVersion after apply or from LIST */
+	long generation;
+	bool skipped;       /* unchanged; nothing sent */
+};
+
+enum kf_obj_state {
+	KF_OBJ_PENDING = 0,
+	KF_OBJ_APPLIED,
+	KF_OBJ_UNCHANGED,
+	KF_OBJ_FAILED,
+	KF_OBJ_RETRY, /* transient: webhook not ready, conflict with a CRD, ... */
+};
+
+struct kf_objset {
+	struct kf_obj *v;
+	size_t n, alloc;
+};
+
+#define KF_OBJSET_INIT { NULL, 0, 0 }
+
+/*
+ * Load every object from files and directories (.yaml, .yml, .json,
+ * recursively, sorted by name; "-" is stdin). Documents that are null are
+ * skipped; `kind: List` is expanded. Structural problems (bad YAML, no
+ * apiVersion/kind/metadata.name, duplicate objects) are added to diags with
+ * file:line:col; a KF_EINVAL is returned when any were found.
+ */
+int kf_objset_load(struct kf_objset *set, const char *const *paths,
+		   size_t npaths, struct kf_diags *diags, struct kf_err **err);
+/* Load from a buffer (tests). */
+int kf_objset_load_buf(struct kf_objset *set, const char *name,
+		       const char *data, size_t len, struct kf_diags *diags,
+		       struct kf_err **err);
+void kf_objset_release(struct kf_objset *set);
+
+/*
+ * Check every object against discovery and the CRDs in the set: the kind
+ * must be known to the server or be provided by a CRD in the set. Fills
+ * namespaced/ns (default_ns for namespaced objects without one). Problems
+ * go to diags with file:line:col.
+ */
+int kf_objset_resolve(struct kf_objset *set, const struct kf_discovery *d,
+		      const char *default_ns, struct kf_diags *diags);
+
+/* Where a kind goes in the apply order (lower first): Namespaces and CRDs,
+ * then cluster-scoped prerequisites, then workloads, custom resources,
+ * webhook configurations last. Unknown kinds rank as custom resources. */
+int kf_kube_kind_rank(const char *group, const char *kind);
+/* Sort by (order annotation, rank, kind, namespace, name). Stable. */
+void kf_objset_sort(struct kf_objset *set);
+
+/* "group/Kind ns/name" label for messages (Kind ns/name for core). Caller frees. */
+char *kf_obj_label(const struct kf_obj *o);
+/* REST path of an object: collection (name NULL) or item. Caller frees. */
+char *kf_rest_path(const struct kf_rest *r, const char *ns, const char *name);
+
+/* ---- ApplySet inventory ---------------------------------------------- */
+
+#define KF_APPLYSET_ID_LABEL "applyset.kubernetes.io/id"
+#define KF_APPLYSET_PART_OF "applyset.kubernetes.io/part-of"
+#define KF_APPLYSET_TOOLING "applyset.kubernetes.io/tooling"
+#define KF_APPLYSET_GKS "applyset.kubernetes.io/contains-group-kinds"
+#define KF_APPLYSET_NSS "applyset.kubernetes.io/additional-namespaces"
+#define KF_ANN_HASH "kfboot.io/applied-hash"
+#define KF_ANN_PRUNE "kfboot.io/prune"
+#define KF_ANN_ORDER "kfboot.io/apply-order"
+#define KF_ANN_WAVE "argocd.argoproj.io/sync-wave"
+
+/* kubectl's ApplySet id: "applyset-" + base64url(sha256(
+ * "<name>.<namespace>.<kind>.<group>")) (no padding) + "-v1". Caller frees. */
+char *kf_applyset_id(const char *name, const char *ns, const char *kind,
+		     const char *group);
+/* "Kind.group" entries, sorted, comma separated, as kubectl writes them
+ * (core kinds without a group: "ConfigMap"). Caller frees. */
+char *kf_applyset_group_kinds(const struct kf_objset *set);
+/* A label selector "k=v" with the value checked for label syntax;
+ * NULL when invalid. Caller frees. */
+char *kf_label_selector(const char *key, const char *value);
+
+/*
+ * The canonical desired content of o->obj (keys sorted, compact) hashed into
+ * o->hash. Call after labels are injected and before the hash annotation is
+ * set: the annotation itself is excluded from the hash.
+ */
+void kf_obj_hash(struct kf_obj *o);
+/*
+ * Skip-unchanged decision: the live object (from a LIST) carries our hash
+ * annotation equal to o->hash, and either its resourceVersion is the one
+ * recorded after kfboot last applied it (rec_rv), or (for objects with a
+ * generation) the generation recorded then is unchanged and every desired
+ * label and annotation is present with its value.
+ */
+bool kf_obj_unchanged(const struct kf_obj *o, const json_t *live,
+		      const char *rec_rv, long rec_gen);
+
+/* ---- health --------------------------------------------------------- */
+
+enum kf_health { KF_HEALTH_READY, KF_HEALTH_PROGRESSING, KF_HEALTH_FAILED };
+/* Health of a live object by its kind's rules; *why (borrowed static or
+ * NULL) says what it waits for. */
+enum kf_health kf_health_of(const json_t *live, const char **why);
+
+/* ---- apply ---------------------------------------------------------- */
+
+struct kf_apply_progress {
+	const char *phase;   /* "validate", "prerequisites", "CRDs", "apply", "webhooks", "retry", "wait", "prune" */
+	size_t done, total;
+	const char *detail;  /* e.g. "waiting for kubeflow/ml-pipeline" or NULL */
+	double elapsed;
+};
+
+typedef void (*kf_apply_progress_fn)(void *ctx, const struct kf_apply_progress *p);
+
+struct kf_apply_opts {
+	bool dry_run;          /* server-side dryRun=All */
+	bool force_conflicts;  /* force=true */
+	bool prune;
+	bool force_prune;      /* allow pruning more than half the inventory */
+	bool wait;             /* health waits */
+	const char *inventory; /* "[ns/]name" of the ApplySet parent Secret; NULL = "kube-system/kfboot" (no prune) */
+	const char *default_ns;
+	double timeout;        /* overall deadline, seconds; 0 = 10 min */
+	kf_apply_progress_fn progress;
+	void *progress_ctx;
+};
+
+struct kf_apply_result {
+	size_t total, applied, unchanged, failed, pruned, prune_skipped;
+	size_t ready, not_ready;
+	double elapsed;
+	json_t *report; /* {"failed":[{"object":..,"error":..}], "pruned":[..], "notReady":[..]} owned */
+};
+
+/* Staged server-side apply of a resolved, validated set. Returns 0 when
+ * every object was applied (and, with wait, is healthy). */
+int kf_apply_run(struct kf_apply_result *out, struct kf_kube *k,
+		 struct kf_discovery *d, struct kf_objset *set,
+		 const struct kf_apply_opts *opts, struct kf_err **err);
+/* Delete every member of an inventory (reverse order), then the parent. */
+int kf_apply_delete_inventory(struct kf_apply_result *out, struct kf_kube *k,
+			      struct kf_discovery *d,
+			      const struct kf_apply_opts *opts,
+			      struct kf_err **err);
+void kf_apply_result_release(struct kf_apply_result *r);
+
+/* ---- diff ----------------------------------------------------------- */
+
+/* Remove server-set fields: status, metadata.managedFields, uid,
+ * resourceVersion, generation, creationTimestamp, selfLink,
+ * deletionTimestamp/GracePeriod, the kubectl last-applied and our hash
+ * annotations (and empty labels/annotations maps left behind). In place. */
+void kf_diff_normalize(json_t *obj);
+/* Unified diff (3 lines of context) of two texts with headers a/b.
+ * Appends to out; returns true when they differ. */
+bool kf_diff_text(struct kf_buf *out, const char *a_name, const char *a,
+		  const char *b_name, const char *b);
+/*
+ * Diff every object against the server: the live object vs the result of a
+ * server-side dry-run apply of the desired one, normalised. Appends the
+ * unified diff to out; *ndiff = objects that differ.
+ */
+int kf_diff_run(struct kf_buf *out, size_t *ndiff, struct kf_kube *k,
+		struct kf_discovery *d, struct kf_objset *set,
+		bool force_conflicts, struct kf_err **err);
+
+/* ---- small helpers -------------------------------------------------- */
+
+/* Base64 (standard alphabet, padding). Decode ignores whitespace. */
+char *kf_base64_encode(const void *data, size_t len, bool url_nopad);
+int kf_base64_decode(const char *s, char **out, size_t *len);
+
+#endif

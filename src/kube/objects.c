@@ -1,0 +1,535 @@
+/*
+ * objects.c - the desired objects: loaded from manifest files, checked,
+ * resolved against discovery, and put in apply order.
+ *
+ * Everything that can be checked without a server is checked here, before
+ * anything is sent: YAML syntax, apiVersion/kind/metadata.name, duplicate
+ * objects, ordering annotations, and (with discovery) kinds that neither
+ * the server serves nor a CustomResourceDefinition in the input provides.
+ * Every problem is reported with the file:line:col of the document or of
+ * the offending value, all of them at once.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kube.h"
+#include "yaml/yaml.h"
+
+/* ---- kind ranks ------------------------------------------------------- */
+
+struct rank_ent {
+	const char *group, *kind;
+	int rank;
+};
+
+/* Built-in kinds, in the order Helm installs them (ranks leave room). */
+static const struct rank_ent ranks[] = {
+	{ "", "Namespace", 0 },
+	{ "apiextensions.k8s.io", "CustomResourceDefinition", 1 },
+	{ "scheduling.k8s.io", "PriorityClass", 2 },
+	{ "storage.k8s.io", "StorageClass", 2 },
+	{ "node.k8s.io", "RuntimeClass", 2 },
+	{ "networking.k8s.io", "IngressClass", 2 },
+	{ "", "PersistentVolume", 2 },
+	{ "networking.k8s.io", "NetworkPolicy", 10 },
+	{ "", "ResourceQuota", 11 },
+	{ "", "LimitRange", 12 },
+	{ "policy", "PodDisruptionBudget", 13 },
+	{ "", "ServiceAccount", 14 },
+	{ "", "Secret", 15 },
+	{ "", "ConfigMap", 16 },
+	{ "", "PersistentVolumeClaim", 17 },
+	{ "rbac.authorization.k8s.io", "ClusterRole", 18 },
+	{ "rbac.authorization.k8s.io", "ClusterRoleBinding", 19 },
+	{ "rbac.authorization.k8s.io", "Role", 20 },
+	{ "rbac.authorization.k8s.io", "RoleBinding", 21 },
+	{ "", "Service", 22 },
+	{ "apps", "DaemonSet", 23 },
+	{ "", "Pod", 24 },
+	{ "", "ReplicationController", 25 },
+	{ "apps", "ReplicaSet", 26 },
+	{ "apps", "Deployment", 27 },
+	{ "autoscaling", "HorizontalPodAutoscaler", 28 },
+	{ "apps", "StatefulSet", 29 },
+	{ "batch", "Job", 30 },
+	{ "batch", "CronJob", 31 },
+	{ "networking.k8s.io", "Ingress", 32 },
+	{ "apiregistration.k8s.io", "APIService", 33 },
+	{ "admissionregistration.k8s.io", "ValidatingAdmissionPolicy", 34 },
+	{ "admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding", 35 },
+	{ "admissionregistration.k8s.io", "MutatingWebhookConfiguration", 90 },
+	{ "admissionregistration.k8s.io", "ValidatingWebhookConfiguration", 91 },
+};
+
+#define RANK_CUSTOM 50
+
+int kf_kube_kind_rank(const char *group, const char *kind)
+{
+	for (size_t i = 0; i < KF_ARRAY_SIZE(ranks); i++)
+		if (!strcmp(ranks[i].kind, kind) && !strcmp(ranks[i].group, group))
+			return ranks[i].rank;
+	return RANK_CUSTOM;
+}
+
+/* ---- loading ---------------------------------------------------------- */
+
+static const char *sget(const json_t *o, const char *k)
+{
+	const json_t *v = json_object_get(o, k);
+
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static void diag_at(struct kf_diags *dg, const struct kf_yaml_docs *docs,
+		    const json_t *obj, const char *key, struct kf_pos fallback,
+		    const char *msg)
+{
+	struct kf_pos p = fallback;
+
+	if (key)
+		kf_yaml_member_pos(docs, obj, key, NULL, &p);
+	kf_diags_add(dg, p.file ? p.file : kf_yaml_name(docs), p.line, p.col, "%s", msg);
+}
+
+/* Parse an ordering annotation; false when it is not an integer. */
+static bool parse_order(const char *s, long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtol(s, &end, 10);
+	return *s && !*end && !errno;
+}
+
+static void add_object(struct kf_objset *set, const struct kf_yaml_docs *docs,
+		       json_t *o, struct kf_pos pos, struct kf_diags *dg);
+
+static void add_list(struct kf_objset *set, const struct kf_yaml_docs *docs,
+		     json_t *o, struct kf_pos pos, struct kf_diags *dg)
+{
+	json_t *items = json_object_get(o, "items"), *it;
+	size_t i;
+
+	if (!json_is_array(items)) {
+		diag_at(dg, docs, o, "items", pos, "a List needs an 'items' list");
+		return;
+	}
+	json_array_foreach(items, i, it) {
+		struct kf_pos ip = pos;
+
+		kf_yaml_index_pos(docs, items, i, &ip);
+		add_object(set, docs, it, ip, dg);
+	}
+}
+
+static void add_object(struct kf_objset *set, const struct kf_yaml_docs *docs,
+		       json_t *o, struct kf_pos pos, struct kf_diags *dg)
+{
+	const char *av, *kind, *name, *ns, *slash;
+	json_t *md, *ann;
+	struct kf_obj *ob;
+	struct kf_pos kp = pos;
+	long order = 0;
+
+	if (!json_is_object(o)) {
+		kf_diags_add(dg, pos.file, pos.line, pos.col, "a Kubernetes object must be a map");
+		return;
+	}
+	av = sget(o, "apiVersion");
+	kind = sget(o, "kind");
+	md = json_object_get(o, "metadata");
+	if (!av || !*av) {
+		diag_at(dg, docs, o, json_object_get(o, "apiVersion") ? "apiVersion" : NULL, pos,
+			"object has no apiVersion");
+		return;
+	}
+	if (!kind || !*kind) {
+		diag_at(dg, docs, o, json_object_get(o, "kind") ? "kind" : NULL, pos, "object has no kind");
+		return;
+	}
+	if (!strcmp(kind, "List") && !strcmp(av, "v1")) {
+		add_list(set, docs, o, pos, dg);
+		return;
+	}
+	if (!json_is_object(md)) {
+		diag_at(dg, docs, o, md ? "metadata" : NULL, pos, "object has no metadata map");
+		return;
+	}
+	name = sget(md, "name");
+	if (!name || !*name) {
+		diag_at(dg, docs, md, json_object_get(md, "name") ? "name" : NULL, pos,
+			sget(md, "generateName") ? "metadata.name is required (apply cannot use generateName)"
+						 : "object has no metadata.name");
+		return;
+	}
+	ns = sget(md, "namespace");
+	ann = json_object_get(md, "annotations");
+	if (ann && !json_is_object(ann)) {
+		diag_at(dg, docs, md, "annotations", pos, "metadata.annotations must be a map");
+		return;
+	}
+	if (json_object_get(md, "labels") && !json_is_object(json_object_get(md, "labels"))) {
+		diag_at(dg, docs, md, "labels", pos, "metadata.labels must be a map");
+		return;
+	}
+	{
+		const char *keys[] = { KF_ANN_ORDER, KF_ANN_WAVE };
+
+		for (size_t i = 0; i < 2; i++) {
+			const char *v = sget(ann, keys[i]);
+
+			if (!v)
+				continue;
+			if (!parse_order(v, &order)) {
+				char *m = kf_xasprintf("annotation %s: '%s' is not an integer", keys[i], v);
+
+				diag_at(dg, docs, ann, keys[i], pos, m);
+				free(m);
+				return;
+			}
+			break;
+		}
+	}
+	kf_yaml_member_pos(docs, o, "kind", NULL, &kp);
+	kf_xgrow((void **)&set->v, &set->alloc, set->n + 1, sizeof(*set->v));
+	ob = &set->v[set->n++];
+	memset(ob, 0, sizeof(*ob));
+	ob->obj = json_incref(o);
+	slash = strchr(av, '/');
+	ob->group = slash ? kf_xstrndup(av, (size_t)(slash - av)) : kf_xstrdup("");
+	ob->version = kf_xstrdup(slash ? slash + 1 : av);
+	ob->kind = kf_xstrdup(kind);
+	ob->name = kf_xstrdup(name);
+	ob->ns = ns && *ns ? kf_xstrdup(ns) : NULL;
+	ob->file = kf_xstrdup(pos.file ? pos.file : kf_yaml_name(docs));
+	ob->line = pos.line;
+	ob->col = pos.col;
+	ob->kind_line = kp.line;
+	ob->kind_col = kp.col;
+	ob->order = order;
+	ob->rank = kf_kube_kind_rank(ob->group, ob->kind);
+}
+
+static void add_docs(struct kf_objset *set, const struct kf_yaml_docs *docs,
+		     struct kf_diags *dg)
+{
+	for (size_t i = 0; i < kf_yaml_count(docs); i++) {
+		json_t *d = kf_yaml_doc(docs, i);
+
+		if (!d || json_is_null(d))
+			continue;
+		add_object(set, docs, d, kf_yaml_doc_pos(docs, i), dg);
+	}
+}
+
+/* Turn "file:line:col: msg" from the YAML loader into a diag. */
+static void diag_from_err(struct kf_diags *dg, const char *name, struct kf_err *e)
+{
+	char *s = kf_err_str(e);
+
+	kf_diags_add(dg, NULL, 0, 0, "%s", s && *s ? s : name);
+	free(s);
+}
+
+int kf_objset_load_buf(struct kf_objset *set, const char *name,
+		       const char *data, size_t len, struct kf_diags *diags,
+		       struct kf_err **err)
+{
+	struct kf_yaml_docs *docs = NULL;
+	struct kf_err *e = NULL;
+	size_t before = diags->n;
+
+	if (kf_yaml_load_buf(&docs, name, data, len, NULL, &e) < 0) {
+		diag_from_err(diags, name, e);
+		kf_err_free(e);
+	} else {
+		add_docs(set, docs, diags);
+		kf_yaml_free(docs);
+	}
+	if (diags->n > before)
+		return kf_err_set(err, KF_EINVAL, "%zu problem(s) in the input", diags->n - before);
+	return 0;
+}
+
+static bool manifest_name(const char *n)
+{
+	return kf_str_endswith(n, ".yaml") || kf_str_endswith(n, ".yml") || kf_str_endswith(n, ".json");
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int load_path(struct kf_objset *set, const char *path, bool top,
+		     struct kf_diags *dg, struct kf_err **err)
+{
+	struct kf_yaml_docs *docs = NULL;
+	struct kf_err *e = NULL;
+	struct stat st;
+	int rc = 0;
+
+	if (!strcmp(path, "-")) {
+		struct kf_buf b = KF_BUF_INIT;
+		char chunk[65536];
+		ssize_t got;
+
+		while ((got = read(0, chunk, sizeof(chunk))) > 0)
+			kf_buf_add(&b, chunk, (size_t)got);
+		kf_objset_load_buf(set, "<stdin>", b.buf, b.len, dg, NULL);
+		kf_buf_release(&b);
+		return 0;
+	}
+	if (stat(path, &st) < 0)
+		return kf_err_errno(err, "'%s'", path);
+	if (S_ISDIR(st.st_mode)) {
+		DIR *dir = opendir(path);
+		struct dirent *de;
+		char **names = NULL;
+		size_t n = 0, alloc = 0;
+
+		if (!dir)
+			return kf_err_errno(err, "'%s'", path);
+		while ((de = readdir(dir))) {
+			if (de->d_name[0] == '.')
+				continue;
+			kf_xgrow((void **)&names, &alloc, n + 1, sizeof(*names));
+			names[n++] = kf_path_join(path, de->d_name);
+		}
+		closedir(dir);
+		qsort(names, n, sizeof(*names), cmp_str);
+		for (size_t i = 0; i < n; i++) {
+			struct stat s2;
+
+			if (!rc && stat(names[i], &s2) == 0 &&
+			    (S_ISDIR(s2.st_mode) || manifest_name(names[i])))
+				rc = load_path(set, names[i], false, dg, err);
+			free(names[i]);
+		}
+		free(names);
+		return rc;
+	}
+	(void)top;
+	if (kf_yaml_load_file(&docs, path, NULL, &e) < 0) {
+		diag_from_err(dg, path, e);
+		kf_err_free(e);
+		return 0;
+	}
+	add_docs(set, docs, dg);
+	kf_yaml_free(docs);
+	return 0;
+}
+
+int kf_objset_load(struct kf_objset *set, const char *const *paths,
+		   size_t npaths, struct kf_diags *diags, struct kf_err **err)
+{
+	size_t before = diags->n;
+	int rc = 0;
+
+	for (size_t i = 0; i < npaths && !rc; i++)
+		rc = load_path(set, paths[i], true, diags, err);
+	if (rc)
+		return rc;
+	if (diags->n > before)
+		return kf_err_set(err, KF_EINVAL, "%zu problem(s) in the input", diags->n - before);
+	return 0;
+}
+
+void kf_objset_release(struct kf_objset *set)
+{
+	for (size_t i = 0; i < set->n; i++) {
+		struct kf_obj *o = &set->v[i];
+
+		json_decref(o->obj);
+		free(o->group);
+		free(o->version);
+		free(o->kind);
+		free(o->ns);
+		free(o->name);
+		free(o->file);
+		free(o->why);
+		free(o->rv);
+	}
+	free(set->v);
+	set->v = NULL;
+	set->n = set->alloc = 0;
+}
+
+/* ---- resolving against discovery and the CRDs in the set ------------- */
+
+/* A CRD in the set that serves group/version/kind: its scope. */
+static bool crd_provides(const struct kf_objset *set, const char *group,
+			 const char *version, const char *kind, bool *namespaced,
+			 const char **plural, bool *other_version)
+{
+	for (size_t i = 0; i < set->n; i++) {
+		const struct kf_obj *c = &set->v[i];
+		const json_t *spec, *vers, *v;
+		const char *g, *k, *scope;
+		size_t j;
+
+		if (strcmp(c->kind, "CustomResourceDefinition") || strcmp(c->group, "apiextensions.k8s.io"))
+			continue;
+		spec = json_object_get(c->obj, "spec");
+		g = sget(spec, "group");
+		k = sget(json_object_get(spec, "names"), "kind");
+		if (!g || !k || strcmp(g, group) || strcmp(k, kind))
+			continue;
+		scope = sget(spec, "scope");
+		vers = json_object_get(spec, "versions");
+		json_array_foreach(vers, j, v) {
+			const char *vn = sget(v, "name");
+			const json_t *served = json_object_get(v, "served");
+
+			if (vn && !strcmp(vn, version) && !json_is_false(served)) {
+				*namespaced = !scope || !strcmp(scope, "Namespaced");
+				*plural = sget(json_object_get(spec, "names"), "plural");
+				return true;
+			}
+		}
+		*other_version = true;
+	}
+	return false;
+}
+
+int kf_objset_resolve(struct kf_objset *set, const struct kf_discovery *d,
+		      const char *default_ns, struct kf_diags *diags)
+{
+	size_t before = diags->n;
+
+	for (size_t i = 0; i < set->n; i++) {
+		struct kf_obj *o = &set->v[i];
+		const struct kf_rest *r = kf_discovery_find(d, o->group, o->version, o->kind);
+		json_t *md = json_object_get(o->obj, "metadata");
+		bool nsd = false, other = false;
+		const char *plural = NULL;
+
+		if (r) {
+			nsd = r->namespaced;
+		} else if (!crd_provides(set, o->group, o->version, o->kind, &nsd, &plural, &other)) {
+			const char *av = sget(o->obj, "apiVersion");
+
+			if (other || kf_discovery_find_gk(d, o->group, o->kind))
+				kf_diags_add(diags, o->file, o->kind_line, o->kind_col,
+					     "kind '%s' is not served at version '%s' (apiVersion '%s')",
+					     o->kind, o->version, av);
+			else
+				kf_diags_add(diags, o->file, o->kind_line, o->kind_col,
+					     "unknown kind '%s' in apiVersion '%s': the server does not serve it and no CustomResourceDefinition in the input provides it",
+					     o->kind, av);
+			continue;
+		}
+		o->namespaced = nsd;
+		if (nsd && !o->ns)
+			o->ns = kf_xstrdup(default_ns ? default_ns : "default");
+		if (!nsd && o->ns) {
+			free(o->ns);
+			o->ns = NULL;
+			json_object_del(md, "namespace");
+		}
+		if (nsd)
+			json_object_set_new(md, "namespace", json_string(o->ns));
+	}
+	/* Duplicates (after namespaces are known). */
+	for (size_t i = 0; i < set->n; i++) {
+		const struct kf_obj *a = &set->v[i];
+
+		for (size_t j = i + 1; j < set->n; j++) {
+			const struct kf_obj *b = &set->v[j];
+
+			if (strcmp(a->name, b->name) || strcmp(a->kind, b->kind) || strcmp(a->group, b->group))
+				continue;
+			if ((a->ns || b->ns) && (!a->ns || !b->ns || strcmp(a->ns, b->ns)))
+				continue;
+			kf_diags_add(diags, b->file, b->line, b->col,
+				     "%s %s%s%s is defined twice (first at %s:%d:%d)", b->kind,
+				     b->ns ? b->ns : "", b->ns ? "/" : "", b->name, a->file, a->line, a->col);
+		}
+	}
+	return diags->n > before ? KF_EINVAL : 0;
+}
+
+static int cmp_obj(const void *pa, const void *pb)
+{
+	const struct kf_obj *a = pa, *b = pb;
+	int c;
+
+	if (a->order != b->order)
+		return a->order < b->order ? -1 : 1;
+	if (a->rank != b->rank)
+		return a->rank < b->rank ? -1 : 1;
+	if ((c = strcmp(a->group, b->group)))
+		return c;
+	if ((c = strcmp(a->kind, b->kind)))
+		return c;
+	if ((c = strcmp(a->ns ? a->ns : "", b->ns ? b->ns : "")))
+		return c;
+	return strcmp(a->name, b->name);
+}
+
+void kf_objset_sort(struct kf_objset *set)
+{
+	if (set->n)
+		qsort(set->v, set->n, sizeof(*set->v), cmp_obj);
+}
+
+/* ---- hashing and skip-unchanged --------------------------------------- */
+
+void kf_obj_hash(struct kf_obj *o)
+{
+	json_t *copy = json_deep_copy(o->obj);
+	json_t *ann = json_object_get(json_object_get(copy, "metadata"), "annotations");
+	char *s;
+
+	json_object_del(ann, KF_ANN_HASH);
+	s = json_dumps(copy, JSON_SORT_KEYS | JSON_COMPACT | JSON_ENCODE_ANY);
+	kf_sha256_hex(s, strlen(s), o->hash);
+	free(s);
+	json_decref(copy);
+}
+
+/* Every key of want is in have with an equal string value. */
+static bool map_contains(const json_t *have, const json_t *want)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach((json_t *)want, k, v) {
+		const json_t *h = json_object_get(have, k);
+
+		if (!h || !json_equal((json_t *)h, v))
+			return false;
+	}
+	return true;
+}
+
+bool kf_obj_unchanged(const struct kf_obj *o, const json_t *live,
+		      const char *rec_rv, long rec_gen)
+{
+	const json_t *lmd = json_object_get(live, "metadata");
+	const json_t *dmd = json_object_get(o->obj, "metadata");
+	const char *h = sget(json_object_get(lmd, "annotations"), KF_ANN_HASH);
+	const char *rv = sget(lmd, "resourceVersion");
+	const json_t *gen = json_object_get(lmd, "generation");
+
+	if (!h || strcmp(h, o->hash) || !rv)
+		return false;
+	if (json_object_get(lmd, "deletionTimestamp"))
+		return false;
+	if (rec_rv && !strcmp(rec_rv, rv))
+		return true;
+	/* The object changed since; a status-only change keeps its generation. */
+	if (!json_is_integer(gen) || rec_gen <= 0 || json_integer_value(gen) != rec_gen)
+		return false;
+	if (json_object_get(dmd, "labels") &&
+	    !map_contains(json_object_get(lmd, "labels"), json_object_get(dmd, "labels")))
+		return false;
+	if (json_object_get(dmd, "annotations") &&
+	    !map_contains(json_object_get(lmd, "annotations"), json_object_get(dmd, "annotations")))
+		return false;
+	return true;
+}
