@@ -222,6 +222,32 @@ static json_t *member(const json_t *obj, const char *key)
 	return v && !json_is_null(v) ? v : NULL;
 }
 
+/* Two strings of one length that differ by one swap of neighbours. */
+static bool one_transposition(const char *a, const char *b)
+{
+	size_t n = strlen(a), i = 0;
+
+	if (n != strlen(b) || n < 2)
+		return false;
+	while (i < n && a[i] == b[i])
+		i++;
+	if (i + 1 >= n || a[i] != b[i + 1] || a[i + 1] != b[i])
+		return false;
+	return !strcmp(a + i + 2, b + i + 2);
+}
+
+/* kf_closest, plus the typos edit distance rates too far: a different
+ * case ("identityfile") and swapped letters ("prot"). */
+static const char *suggest(const char *word, const char *const *cands, size_t n)
+{
+	const char *guess = kf_closest(word, cands, n);
+
+	for (size_t i = 0; i < n && !guess; i++)
+		if (!strcasecmp(word, cands[i]) || one_transposition(word, cands[i]))
+			guess = cands[i];
+	return guess;
+}
+
 static void check_fields(struct ctx *x, const json_t *obj, const char *path,
 			 const char *const *known, size_t n)
 {
@@ -236,7 +262,7 @@ static void check_fields(struct ctx *x, const json_t *obj, const char *path,
 			found = !strcmp(key, known[i]);
 		if (found)
 			continue;
-		guess = kf_closest(key, known, n);
+		guess = suggest(key, known, n);
 		problem(x, key_pos(x, obj, key), "unknown field '%s' %s%s%s%s%s",
 			shown(x, key), *path ? "in " : "at the top level",
 			path, guess ? " (did you mean '" : "", guess ? guess : "",
@@ -328,6 +354,11 @@ static int get_port(struct ctx *x, const json_t *obj, const char *path,
 
 	if (!v)
 		return ABSENT;
+	if (json_is_real(v)) {
+		problem(x, val_pos(x, obj, key), "%s: expected a whole port number, got %g",
+			field(f, sizeof(f), path, key), json_real_value(v));
+		return BAD;
+	}
 	if (!json_is_integer(v)) {
 		wrong_type(x, obj, path, key, v, "a port number");
 		return BAD;
@@ -396,9 +427,10 @@ static int get_enum(struct ctx *x, const json_t *obj, const char *path,
 			*out = words[i];
 			return PRESENT;
 		}
-		kf_buf_addf(&list, "%s%s", i ? (i + 1 == n ? " or " : ", ") : "", words[i]);
 	}
-	guess = kf_closest(s, words, n);
+	for (size_t i = 0; i < n; i++)
+		kf_buf_addf(&list, "%s%s", i ? (i + 1 == n ? " or " : ", ") : "", words[i]);
+	guess = suggest(s, words, n);
 	if (guess)
 		problem(x, val_pos(x, obj, key), "%s: unknown value '%s' (did you mean '%s'?)",
 			field(f, sizeof(f), path, key), shown(x, s), guess);
@@ -701,7 +733,7 @@ static bool taint_parts_valid(struct ctx *x, struct kf_pos pos, const char *path
 		ok = false;
 	}
 	if (!kf_taint_effect_valid(effect)) {
-		const char *guess = kf_closest(effect, effect_words, KF_ARRAY_SIZE(effect_words));
+		const char *guess = suggest(effect, effect_words, KF_ARRAY_SIZE(effect_words));
 
 		if (guess)
 			problem(x, pos, "%s: unknown taint effect '%s' (did you mean '%s'?)",
@@ -1018,7 +1050,7 @@ static void check_hosts_outside(struct ctx *x, const struct kf_cluster *c,
 }
 
 static void read_kubernetes(struct ctx *x, struct kf_cluster *c, const json_t *spec,
-			    const struct host_src *hs)
+			    struct kf_pos at, const struct host_src *hs)
 {
 	const char *path = "spec.kubernetes";
 	struct subnet pod = { .name = "podSubnet" }, svc = { .name = "serviceSubnet" };
@@ -1028,7 +1060,7 @@ static void read_kubernetes(struct ctx *x, struct kf_cluster *c, const json_t *s
 	int r = get_map(x, spec, "spec", "kubernetes", &k);
 
 	if (r == ABSENT)
-		missing(x, node_pos(x, spec), "spec", "kubernetes");
+		missing(x, at, "spec", "kubernetes");
 	if (k) {
 		check_fields(x, k, path, kube_fields, KF_ARRAY_SIZE(kube_fields));
 		if (need_str(x, k, key_pos(x, spec, "kubernetes"), path, "version", &s) == PRESENT) {
@@ -1055,12 +1087,12 @@ static void read_kubernetes(struct ctx *x, struct kf_cluster *c, const json_t *s
 		char *p = resolve_path(x, s);
 		struct stat st;
 
-		if (stat(p, &st) != 0 || access(p, R_OK | X_OK) != 0)
-			problem(x, val_pos(x, k, "offlineBundle"), "spec.kubernetes.offlineBundle: cannot read folder '%s': %s",
-				shown(x, s), strerror(errno));
-		else if (!S_ISDIR(st.st_mode))
+		if (stat(p, &st) == 0 && !S_ISDIR(st.st_mode))
 			problem(x, val_pos(x, k, "offlineBundle"), "spec.kubernetes.offlineBundle: '%s' is not a folder",
 				shown(x, s));
+		else if (stat(p, &st) != 0 || access(p, R_OK | X_OK) != 0)
+			problem(x, val_pos(x, k, "offlineBundle"), "spec.kubernetes.offlineBundle: cannot read folder '%s': %s",
+				shown(x, s), strerror(errno));
 		c->kubernetes.offline_bundle = p;
 	}
 	if (k && get_str(x, k, path, "controlPlaneEndpoint", &s) == PRESENT) {
@@ -1117,7 +1149,7 @@ static void read_components(struct ctx *x, struct kf_cluster *c, const json_t *a
 		}
 		s = json_string_value(v);
 		if (!kf_kubeflow_component_known(s)) {
-			guess = kf_closest(s, component_words, KF_ARRAY_SIZE(component_words));
+			guess = suggest(s, component_words, KF_ARRAY_SIZE(component_words));
 			if (guess)
 				problem(x, pos, "spec.kubeflow.components[%zu]: unknown component '%s' (did you mean '%s'?)",
 					i, shown(x, s), guess);
@@ -1239,7 +1271,8 @@ static void read_metadata(struct ctx *x, struct kf_cluster *c, const json_t *roo
 			shown(x, s), why);
 }
 
-static void read_spec(struct ctx *x, struct kf_cluster *c, const json_t *spec)
+static void read_spec(struct ctx *x, struct kf_cluster *c, const json_t *spec,
+		      struct kf_pos at)
 {
 	struct kf_ssh_cfg raw;
 	struct ssh_src src = { 0, 0 };
@@ -1255,7 +1288,7 @@ static void read_spec(struct ctx *x, struct kf_cluster *c, const json_t *spec)
 
 	r = get_list(x, spec, "spec", "hosts", &hosts);
 	if (r == ABSENT)
-		missing(x, node_pos(x, spec), "spec", "hosts");
+		missing(x, at, "spec", "hosts");
 	if (r == PRESENT && json_array_size(hosts) == 0)
 		problem(x, val_pos(x, spec, "hosts"), "spec.hosts: the list is empty; a cluster needs one control-plane host");
 	if (r == PRESENT && json_array_size(hosts) > 0) {
@@ -1282,7 +1315,7 @@ static void read_spec(struct ctx *x, struct kf_cluster *c, const json_t *spec)
 	ssh_finish(&raw);
 	c->ssh = raw;
 
-	read_kubernetes(x, c, spec, hs);
+	read_kubernetes(x, c, spec, at, hs);
 	if (!c->kubernetes.control_plane_endpoint) {
 		const struct kf_host *cp = kf_cluster_control_plane(c);
 
@@ -1336,7 +1369,7 @@ size_t kf_profile_read(struct kf_cluster *c, const struct kf_yaml_docs *docs,
 	if (r == ABSENT)
 		missing(&x, doc, "", "spec");
 	if (r == PRESENT)
-		read_spec(&x, c, spec);
+		read_spec(&x, c, spec, key_pos(&x, root, "spec"));
 	run_file_checks(&x);
 out:
 	for (size_t i = 0; i < x.nchecks; i++) {

@@ -409,7 +409,7 @@ bool kf_address_valid(const char *s, int *family, unsigned char addr[16],
 		size_t n = strspn(s, "0123456789.");
 
 		if (n == strlen(s))
-			return fail(why, whylen, "'%s' is not a valid IPv4 address", s);
+			return fail(why, whylen, "it is not a valid IPv4 address");
 	}
 	return true;
 literal:
