@@ -10,16 +10,20 @@
 
 extern const struct kf_cmd kf_cmd_help;
 extern const struct kf_cmd kf_cmd_version;
+extern const struct kf_cmd kf_cmd_validate, kf_cmd_init;
 extern const struct kf_cmd kf_cmd_apply;
 extern const struct kf_cmd kf_cmd_diff;
 extern const struct kf_cmd kf_cmd_delete;
+extern const struct kf_cmd kf_cmd_plan;
 
 const struct kf_cmd *const kf_commands[] = {
 	&kf_cmd_help,
+	&kf_cmd_validate, &kf_cmd_init,
 	&kf_cmd_version,
 	&kf_cmd_apply,
 	&kf_cmd_diff,
 	&kf_cmd_delete,
+	&kf_cmd_plan,
 };
 
 const size_t kf_commands_n = KF_ARRAY_SIZE(kf_commands);
