@@ -131,8 +131,8 @@ static bool can_be_plain(const char *s, size_t n, bool root)
 		return false;
 	if (s[n - 1] == ' ' || s[n - 1] == ':')
 		return false;
-	if (n >= 3 && (memcmp(s, "---", 3) == 0 || memcmp(s, "...", 3) == 0) &&
-	    (root || n == 3))
+	/* document markers when they start a line (a key at column 0) */
+	if (n >= 3 && (memcmp(s, "---", 3) == 0 || memcmp(s, "...", 3) == 0))
 		return false;
 	if (n == 2 && memcmp(s, "<<", 2) == 0)
 		return false; /* would be a merge key */

@@ -231,10 +231,20 @@ static int parser_error(struct loader *l)
 		fprintf(stderr, "fatal: out of memory in libyaml\n");
 		abort();
 	case YAML_READER_ERROR:
+		/* invalid UTF-8 (or UTF-16), control characters: libyaml
+		 * gives the byte offset and the offending byte or code */
 		offset_pos(l->data, l->len, p->problem_offset, &line, &col);
+		if (strstr(problem, "Unicode") && p->problem_value != -1)
+			return fail_at(l, line, col, "invalid UTF-8: %s U+%04X",
+				       problem, (unsigned)p->problem_value);
+		if (strstr(problem, "UTF-8") && p->problem_value != -1)
+			return fail_at(l, line, col, "invalid UTF-8: %s 0x%02X",
+				       problem, (unsigned)p->problem_value & 0xFFu);
+		if (strstr(problem, "UTF-8"))
+			return fail_at(l, line, col, "invalid UTF-8: %s", problem);
 		if (p->problem_value != -1)
-			return fail_at(l, line, col, "%s (byte 0x%02X)", problem,
-				       (unsigned)p->problem_value & 0xFFu);
+			return fail_at(l, line, col, "%s (character U+%04X)",
+				       problem, (unsigned)p->problem_value);
 		return fail_at(l, line, col, "%s", problem);
 	case YAML_SCANNER_ERROR:
 	case YAML_PARSER_ERROR:
@@ -429,8 +439,11 @@ static int add_value(struct loader *l, json_t *v, uint32_t line, uint32_t col,
 	r->vline = line;
 	r->vcol = col;
 	before = json_object_size(f->node);
-	json_object_setn_new_nocheck(f->node, l->d->keys + f->key_off,
-				     f->key_len, v);
+	if (json_object_setn_new_nocheck(f->node, l->d->keys + f->key_off,
+					 f->key_len, v) < 0) {
+		fprintf(stderr, "fatal: out of memory\n");
+		abort();
+	}
 	if (json_object_size(f->node) == before) {
 		/* Duplicate: find where it was first defined. */
 		const char *key = l->d->keys + f->key_off;
@@ -588,6 +601,21 @@ static int on_scalar(struct loader *l, yaml_event_t *ev)
 		if (rc)
 			return rc;
 		f->key_len = (uint32_t)n;
+		f->kline = line;
+		f->kcol = col;
+		f->have_key = true;
+		return 0;
+	}
+	if (is_key && sc.kind == KF_SC_FLOAT && !ev->data.scalar.anchor) {
+		/* ".inf: x" gives the key ".inf", though .inf is no JSON
+		 * value */
+		char buf[48];
+
+		kf_yaml_float_key(sc.f, buf);
+		f->key_len = (uint32_t)strlen(buf);
+		rc = key_store(l, buf, f->key_len, &f->key_off, line, col);
+		if (rc)
+			return rc;
 		f->kline = line;
 		f->kcol = col;
 		f->have_key = true;
@@ -931,6 +959,7 @@ int kf_yaml_load_buf(struct kf_yaml_docs **out, const char *name,
 				     len);
 	/* A rough guess that saves most regrowing of the record array. */
 	kf_xgrow((void **)&d->recs, &d->arecs, len / 24 + 16, sizeof(*d->recs));
+	kf_xgrow((void **)&d->keys, &d->akeys, len / 8 + 64, 1);
 	rc = run(&l);
 	loader_release(&l);
 	if (rc) {
