@@ -1,0 +1,256 @@
+/*
+ * progress.c - shows a run's events to a person. On a terminal: a live view
+ * redrawn in place ten times a second, one line per host with its phase,
+ * what it is doing, how long it has been at it and, on waits, a progress
+ * bar. Elsewhere (a pipe, a CI log): plain lines, one per finished step,
+ * "[12.3s] w2: join workers: done". The caller picks the stream; kfboot's
+ * CLI passes stderr so that stdout stays for results.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "provision/internal.h"
+
+struct hstate {
+	const char *name;
+	const char *phase; /* title, borrowed from the static phase table */
+	char *msg;
+	double since;      /* elapsed at phase start */
+	double progress;
+	enum kf_result res;
+	bool running;
+};
+
+struct kf_progress {
+	FILE *f;
+	bool live, color, quiet;
+	struct hstate *h;
+	size_t n;
+	const char *phase;
+	double elapsed;
+	double t0;
+	size_t drawn;   /* lines of the last frame */
+	pthread_t ticker;
+	bool ticking, stop;
+	pthread_mutex_t lock;
+	double last_wait_line;
+	unsigned frame;
+};
+
+static struct hstate *find(struct kf_progress *p, const char *name)
+{
+	for (size_t i = 0; name && i < p->n; i++)
+		if (!strcmp(p->h[i].name, name))
+			return &p->h[i];
+	return NULL;
+}
+
+static const char *res_word(enum kf_result r, const char *msg)
+{
+	if (msg && *msg)
+		return msg;
+	switch (r) {
+	case KF_RES_CHANGED:
+		return "done";
+	case KF_RES_UNCHANGED:
+		return "no change";
+	case KF_RES_FAILED:
+		return "failed";
+	case KF_RES_NONE:
+		break;
+	}
+	return "skipped";
+}
+
+static void draw(struct kf_progress *p)
+{
+	static const char *const spin[] = { "⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏" };
+	double now = kf_now() - p->t0;
+	const char *B = p->color ? "\033[1m" : "", *D = p->color ? "\033[2m" : "";
+	const char *G = p->color ? "\033[32m" : "", *R = p->color ? "\033[31m" : "";
+	const char *Z = p->color ? "\033[0m" : "";
+	char tb[32];
+
+	if (p->drawn)
+		fprintf(p->f, "\033[%zuA", p->drawn);
+	fprintf(p->f, "\r\033[2K%s%s%s %s%s%s\n", B, p->phase ? p->phase : "starting", Z, D,
+		kf_duration_fmt(now, tb), Z);
+	for (size_t i = 0; i < p->n; i++) {
+		struct hstate *h = &p->h[i];
+		const char *icon = " ";
+		char line[160] = "";
+
+		if (h->running)
+			icon = spin[p->frame % KF_ARRAY_SIZE(spin)];
+		else if (h->res == KF_RES_FAILED)
+			icon = "✗";
+		else if (h->res == KF_RES_CHANGED || h->res == KF_RES_UNCHANGED)
+			icon = "✓";
+		if (h->progress >= 0 && h->running) {
+			int filled = (int)(h->progress * 10 + 0.5);
+
+			for (int k = 0; k < 10; k++)
+				strcat(line, k < filled ? "█" : "░");
+			strcat(line, " ");
+		}
+		fprintf(p->f, "\r\033[2K  %s%s%s %-12s %-20s %s%s%.70s%s %s%s%s\n",
+			h->res == KF_RES_FAILED ? R : h->running ? "" : G, icon, Z, h->name,
+			h->phase ? h->phase : "", line, D, h->msg ? h->msg : "", Z, D,
+			h->running ? kf_duration_fmt(now - h->since, tb) : "", Z);
+	}
+	p->drawn = p->n + 1;
+	p->frame++;
+	fflush(p->f);
+}
+
+static void *tick(void *arg)
+{
+	struct kf_progress *p = arg;
+
+	for (;;) {
+		pthread_mutex_lock(&p->lock);
+		if (p->stop) {
+			pthread_mutex_unlock(&p->lock);
+			break;
+		}
+		draw(p);
+		pthread_mutex_unlock(&p->lock);
+		usleep(100 * 1000);
+	}
+	return NULL;
+}
+
+struct kf_progress *kf_progress_new(FILE *f, const struct kf_cluster *c,
+				    bool live, bool color, bool quiet)
+{
+	struct kf_progress *p = kf_xcalloc(1, sizeof(*p));
+
+	p->f = f;
+	p->live = live && !quiet;
+	p->color = color;
+	p->quiet = quiet;
+	p->n = c->nhosts;
+	p->h = kf_xcalloc(p->n ? p->n : 1, sizeof(*p->h));
+	for (size_t i = 0; i < p->n; i++) {
+		p->h[i].name = c->hosts[i].name;
+		p->h[i].progress = -1;
+	}
+	p->t0 = kf_now();
+	pthread_mutex_init(&p->lock, NULL);
+	return p;
+}
+
+static void plain(struct kf_progress *p, const struct kf_prov_event *ev)
+{
+	char msg[64];
+	const char *R = p->color ? "\033[31m" : "", *Z = p->color ? "\033[0m" : "";
+
+	snprintf(msg, sizeof(msg), "[%.1fs]", ev->elapsed);
+	switch (ev->kind) {
+	case KF_EV_RUN_START:
+		if (ev->msg && !p->quiet)
+			fprintf(p->f, "%s %s\n", msg, ev->msg);
+		break;
+	case KF_EV_PHASE_START:
+		if (!p->quiet)
+			fprintf(p->f, "%s %s\n", msg, ev->phase_title);
+		break;
+	case KF_EV_HOST_END:
+		if (ev->result == KF_RES_FAILED) {
+			/* The error itself is reported once, at the end. */
+			fprintf(p->f, "%s %s%s: %s: failed%s\n", msg, R, ev->host, ev->phase_title, Z);
+		} else if (!p->quiet && ev->result != KF_RES_NONE) {
+			fprintf(p->f, "%s %s: %s: %s\n", msg, ev->host, ev->phase_title,
+				res_word(ev->result, ev->msg));
+		}
+		break;
+	case KF_EV_WAIT:
+		if (!p->quiet && ev->elapsed - p->last_wait_line >= 10) {
+			p->last_wait_line = ev->elapsed;
+			fprintf(p->f, "%s %s: %s: %s\n", msg, ev->host ? ev->host : "-", ev->phase_title,
+				ev->msg ? ev->msg : "waiting");
+		}
+		break;
+	default:
+		break;
+	}
+	fflush(p->f);
+}
+
+void kf_progress_event(void *ctx, const struct kf_prov_event *ev)
+{
+	struct kf_progress *p = ctx;
+	struct hstate *h;
+
+	if (!p->live) {
+		plain(p, ev);
+		return;
+	}
+	pthread_mutex_lock(&p->lock);
+	if (!p->ticking) {
+		p->ticking = pthread_create(&p->ticker, NULL, tick, p) == 0;
+	}
+	h = find(p, ev->host);
+	switch (ev->kind) {
+	case KF_EV_PHASE_START:
+		p->phase = ev->phase_title;
+		break;
+	case KF_EV_HOST_START:
+		if (h) {
+			h->phase = ev->phase_title;
+			free(h->msg);
+			h->msg = NULL;
+			h->since = ev->elapsed;
+			h->running = true;
+			h->progress = -1;
+			h->res = KF_RES_NONE;
+		}
+		break;
+	case KF_EV_HOST_STATUS:
+	case KF_EV_WAIT:
+		if (h) {
+			free(h->msg);
+			h->msg = ev->msg ? kf_xstrdup(ev->msg) : NULL;
+			if (ev->kind == KF_EV_WAIT)
+				h->progress = ev->progress;
+		}
+		break;
+	case KF_EV_HOST_END:
+		if (h) {
+			const char *m = res_word(ev->result, ev->msg);
+
+			h->phase = ev->phase_title;
+			free(h->msg);
+			/* First line of an error only; the whole error is printed at the end. */
+			h->msg = kf_xstrndup(m, strcspn(m, "\n"));
+			h->running = false;
+			h->progress = -1;
+			h->res = ev->result;
+		}
+		break;
+	default:
+		break;
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+void kf_progress_free(struct kf_progress *p)
+{
+	if (!p)
+		return;
+	if (p->ticking) {
+		pthread_mutex_lock(&p->lock);
+		p->stop = true;
+		pthread_mutex_unlock(&p->lock);
+		pthread_join(p->ticker, NULL);
+		for (size_t i = 0; i < p->n; i++)
+			p->h[i].running = false;
+		draw(p);
+	}
+	for (size_t i = 0; i < p->n; i++)
+		free(p->h[i].msg);
+	free(p->h);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}

@@ -1,0 +1,703 @@
+/*
+ * runner.c - runs a list of phases over the hosts of a cluster: phases in
+ * order, and within a phase the hosts in parallel on a bounded pool of
+ * threads (32 by default), with a barrier between phases so that a failure
+ * anywhere stops the run before the next phase changes anything. Each host
+ * keeps one SSH session for the whole run.
+ *
+ * For every phase and host it asks the phase's facts (should_run), then the
+ * journal (kf_decide), runs what is needed, records it in the journal
+ * (saved atomically after every host-phase), and reports progress through
+ * the event callback. The run's log file gets every script's output,
+ * redacted; commands whose output holds secrets are not logged at all.
+ *
+ * Test hook: KFBOOT_TEST_KILL_AFTER_PHASE=<id> kills the process with
+ * SIGKILL right after phase <id> finished and the journal was saved.
+ */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "provision/internal.h"
+
+void kf_run_summary_release(struct kf_run_summary *s)
+{
+	if (!s)
+		return;
+	free(s->kubeconfig);
+	json_decref(s->hosts);
+	memset(s, 0, sizeof(*s));
+}
+
+static const char *res_str(enum kf_result r)
+{
+	switch (r) {
+	case KF_RES_CHANGED:
+		return "changed";
+	case KF_RES_UNCHANGED:
+		return "unchanged";
+	case KF_RES_FAILED:
+		return "failed";
+	case KF_RES_NONE:
+		break;
+	}
+	return "skipped";
+}
+
+void kf_run_event(struct kf_run *r, enum kf_event_kind kind,
+		  const struct kf_phase *ph, const struct kf_rhost *h,
+		  enum kf_result res, const char *msg, double progress)
+{
+	struct kf_prov_event ev = { 0 };
+
+	ev.kind = kind;
+	ev.phase_id = ph ? ph->id : NULL;
+	ev.phase_title = ph ? ph->title : NULL;
+	ev.host = h ? h->cfg->name : NULL;
+	ev.result = res;
+	ev.msg = msg;
+	ev.elapsed = kf_now() - r->t0;
+	ev.progress = progress;
+	pthread_mutex_lock(&r->lock);
+	if (kind == KF_EV_HOST_END && h && ph && r->sum && r->sum->hosts && res != KF_RES_NONE) {
+		json_t *hj = json_object_get(r->sum->hosts, h->cfg->name);
+
+		if (!hj) {
+			hj = json_object();
+			json_object_set_new(r->sum->hosts, h->cfg->name, hj);
+		}
+		json_object_set_new(hj, ph->id, json_string(res_str(res)));
+	}
+	if (r->o.on_event)
+		r->o.on_event(r->o.event_ctx, &ev);
+	pthread_mutex_unlock(&r->lock);
+	if (kind == KF_EV_HOST_END || kind == KF_EV_PHASE_END)
+		kf_log_write(KF_LOG_DEBUG, NULL, "%s%s%s: %s%s%s", h ? h->cfg->name : "", h ? ": " : "",
+			     ph ? ph->title : "run", res_str(res), msg ? ": " : "", msg ? msg : "");
+}
+
+void kf_rhost_actx(const struct kf_run *r, const struct kf_rhost *h,
+		   struct kf_actx *x)
+{
+	kf_actx_init(x, r->c, h->cfg, h->have_facts ? &h->facts : NULL);
+	x->state_dir = r->state_dir;
+	x->join_endpoint = r->join_endpoint;
+	x->join_token = r->join_token;
+	x->join_hash = r->join_hash;
+}
+
+/* ---- executing commands ----------------------------------------------------- */
+
+struct out_ctx {
+	struct kf_run *r;
+	struct kf_rhost *h;
+	bool secret;
+	struct kf_buf line[3];
+};
+
+static void on_line(struct out_ctx *oc, int fd, const char *line)
+{
+	struct kf_rhost *h = oc->h;
+
+	if (fd == 1 && kf_str_startswith(line, "kfboot-result: ")) {
+		const char *v = line + 15;
+
+		if (!strcmp(v, "changed"))
+			h->res = KF_RES_CHANGED;
+		else if (!strcmp(v, "unchanged") && h->res != KF_RES_CHANGED)
+			h->res = KF_RES_UNCHANGED;
+		return;
+	}
+	if (fd == 1 && kf_str_startswith(line, "kfboot: ")) {
+		free(h->status);
+		h->status = kf_xstrdup(line + 8);
+		kf_run_event(oc->r, KF_EV_HOST_STATUS, h->phase, h, KF_RES_NONE, h->status, -1);
+	}
+	kf_log_write(KF_LOG_DEBUG, NULL, "%s: %s %s", h->cfg->name, fd == 2 ? "!" : "|", line);
+}
+
+static void on_output(void *ctx, int fd, const char *data, size_t len)
+{
+	struct out_ctx *oc = ctx;
+	struct kf_buf *b = &oc->line[fd == 2 ? 2 : 1];
+
+	if (oc->secret)
+		return;
+	for (size_t i = 0; i < len; i++) {
+		if (data[i] == '\n') {
+			on_line(oc, fd, b->buf);
+			kf_buf_reset(b);
+		} else if (b->len < 4096) {
+			kf_buf_addch(b, data[i]);
+		}
+	}
+}
+
+static void flush_lines(struct out_ctx *oc)
+{
+	for (int fd = 1; fd <= 2; fd++) {
+		if (oc->line[fd].len)
+			on_line(oc, fd, oc->line[fd].buf);
+		kf_buf_release(&oc->line[fd]);
+	}
+}
+
+/* The last `n` lines of s. */
+static const char *tail_lines(const char *s, int n)
+{
+	const char *p = s + strlen(s);
+
+	while (p > s && (p[-1] == '\n' || p[-1] == ' '))
+		p--;
+	while (p > s) {
+		if (p[-1] == '\n' && --n == 0)
+			break;
+		p--;
+	}
+	return p;
+}
+
+static int exec_cmd(struct kf_run *r, struct kf_rhost *h, const char *cmd,
+		    double timeout, bool secret, const void *in, size_t inlen,
+		    struct kf_buf *out, struct kf_err **err)
+{
+	struct out_ctx oc = { .r = r, .h = h, .secret = secret };
+	struct kf_ssh_exec_opts eo = { 0 };
+	struct kf_buf errout = KF_BUF_INIT;
+	struct kf_buf tmp = KF_BUF_INIT;
+	int status = 0;
+	int rc;
+
+	for (int i = 0; i < 3; i++)
+		kf_buf_init(&oc.line[i], 0);
+	eo.timeout = timeout;
+	eo.on_output = on_output;
+	eo.ctx = &oc;
+	eo.stdin_data = in;
+	eo.stdin_len = inlen;
+	eo.max_output = out && out->cap ? out->cap : 4 << 20;
+	errout.cap = 0;
+	if (!secret)
+		kf_log_write(KF_LOG_DEBUG, NULL, "%s: $ %s", h->cfg->name, cmd);
+	else
+		kf_log_write(KF_LOG_DEBUG, NULL, "%s: $ %s (output not logged)", h->cfg->name, cmd);
+	rc = kf_ssh_exec(h->ssh, cmd, &eo, &status, out ? out : &tmp, &errout, err);
+	flush_lines(&oc);
+	if (rc)
+		goto out;
+	if (status) {
+		const char *t;
+
+		kf_buf_rtrim(&errout);
+		t = secret ? "" : tail_lines(errout.buf, 6);
+		if (!*t && !secret && out) {
+			kf_buf_rtrim(out);
+			t = tail_lines(out->buf, 6);
+		}
+		rc = kf_err_set(err, KF_ERR, "exit status %d%s%s", status, *t ? ": " : "", t);
+	}
+out:
+	kf_buf_release(&errout);
+	kf_buf_release(&tmp);
+	return rc;
+}
+
+int kf_run_priv(struct kf_run *r, struct kf_rhost *h, const char *cmd,
+		double timeout, bool secret, struct kf_buf *out,
+		struct kf_err **err)
+{
+	int rc = exec_cmd(r, h, cmd, timeout, secret, NULL, 0, out, err);
+
+	if (rc && !secret)
+		kf_err_wrap(err, "`%s`", cmd);
+	return rc;
+}
+
+int kf_run_actions(struct kf_run *r, struct kf_rhost *h,
+		   const struct kf_plan_phase *pp, struct kf_err **err)
+{
+	double timeout = r->o.script_timeout > 0 ? r->o.script_timeout : 1800;
+	int rc = 0;
+
+	for (size_t i = 0; i < pp->n && !rc; i++) {
+		const struct kf_action *a = &pp->v[i];
+
+		if (kf_interrupted()) {
+			rc = kf_err_set(err, KF_ECANCEL, "interrupted");
+			break;
+		}
+		switch (a->kind) {
+		case KF_ACT_RUN:
+			rc = exec_cmd(r, h, a->cmd, timeout, a->secret, NULL, 0, NULL, err);
+			if (rc)
+				kf_err_wrap(err, "%s", a->script ? a->script : a->cmd);
+			break;
+		case KF_ACT_UPLOAD:
+			if (a->script) {
+				size_t len = 0;
+				const char *text = kf_script_text(a->script, &len);
+
+				rc = kf_ssh_upload(h->ssh, a->cmd, text, len, a->mode, err);
+			} else if (a->source) {
+				rc = kf_ssh_upload_file(h->ssh, a->source, a->cmd, a->mode, err);
+			} else {
+				rc = kf_ssh_upload(h->ssh, a->cmd, a->content, strlen(a->content), a->mode, err);
+			}
+			if (rc)
+				kf_err_wrap(err, "upload ~/%s", a->cmd);
+			else
+				kf_log_write(KF_LOG_DEBUG, NULL, "%s: uploaded ~/%s (%zu bytes)", h->cfg->name,
+					     a->cmd, a->size);
+			break;
+		case KF_ACT_LOCAL:
+			break;
+		}
+	}
+	return rc;
+}
+
+/* ---- the pool ------------------------------------------------------------------ */
+
+struct pool {
+	struct kf_run *r;
+	const struct kf_phase *ph;
+	struct kf_rhost **todo;
+	size_t n, next;
+	pthread_mutex_t lock;
+};
+
+static char *fingerprint_of(struct kf_run *r, const struct kf_phase *ph,
+			    const struct kf_rhost *h)
+{
+	struct kf_actx x;
+
+	if (!ph->fingerprint)
+		return NULL;
+	kf_rhost_actx(r, h, &x);
+	return ph->fingerprint(&x);
+}
+
+static void run_host(struct kf_run *r, const struct kf_phase *ph, struct kf_rhost *h)
+{
+	struct kf_err *e = NULL;
+	int rc;
+
+	h->res = KF_RES_NONE;
+	h->phase = ph;
+	free(h->status);
+	h->status = NULL;
+	kf_run_event(r, KF_EV_HOST_START, ph, h, KF_RES_NONE, NULL, -1);
+	if (ph->run) {
+		rc = ph->run(r, h, &e);
+	} else {
+		struct kf_plan_phase pp = { 0 };
+		struct kf_actx x;
+
+		kf_rhost_actx(r, h, &x);
+		rc = ph->dry_run(&x, &pp, &e);
+		if (!rc)
+			rc = kf_run_actions(r, h, &pp, &e);
+		kf_plan_phase_release(&pp);
+	}
+	if (rc) {
+		char *msg;
+
+		kf_err_wrap(&e, "phase '%s' on %s", ph->title, h->cfg->name);
+		msg = kf_err_str(e);
+		h->failed = true;
+		h->res = KF_RES_FAILED;
+		if (!h->err)
+			h->err = e;
+		else
+			kf_err_free(e);
+		kf_run_event(r, KF_EV_HOST_END, ph, h, KF_RES_FAILED, msg, -1);
+		free(msg);
+		if (ph->cleanup)
+			ph->cleanup(r, h);
+		return;
+	}
+	if (h->res == KF_RES_NONE)
+		h->res = ph->readonly ? KF_RES_UNCHANGED : KF_RES_CHANGED;
+	pthread_mutex_lock(&r->lock);
+	if (!ph->readonly && r->journal) {
+		char *fp = fingerprint_of(r, ph, h);
+
+		kf_journal_done(r->journal, h->cfg->name, ph->id, fp);
+		kf_journal_save(r->journal, NULL);
+		free(fp);
+	}
+	if (!ph->readonly) {
+		if (h->res == KF_RES_CHANGED) {
+			r->sum->changed++;
+			r->any_changed = true;
+		} else {
+			r->sum->unchanged++;
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+	kf_run_event(r, KF_EV_HOST_END, ph, h, h->res,
+		     h->res == KF_RES_CHANGED ? "done" : ph->readonly ? "ok" : "no change", -1);
+}
+
+static void *pool_worker(void *arg)
+{
+	struct pool *p = arg;
+
+	for (;;) {
+		struct kf_rhost *h;
+
+		pthread_mutex_lock(&p->lock);
+		h = p->next < p->n ? p->todo[p->next++] : NULL;
+		pthread_mutex_unlock(&p->lock);
+		if (!h)
+			break;
+		run_host(p->r, p->ph, h);
+	}
+	return NULL;
+}
+
+static void run_pool(struct kf_run *r, const struct kf_phase *ph,
+		     struct kf_rhost **todo, size_t n)
+{
+	struct pool p = { .r = r, .ph = ph, .todo = todo, .n = n };
+	size_t nthreads = (size_t)(r->o.parallel > 0 ? r->o.parallel : 32);
+	pthread_t *tids;
+	size_t started = 0;
+
+	if (nthreads > n)
+		nthreads = n;
+	if (nthreads <= 1) {
+		for (size_t i = 0; i < n; i++)
+			run_host(r, ph, todo[i]);
+		return;
+	}
+	pthread_mutex_init(&p.lock, NULL);
+	tids = kf_xcalloc(nthreads, sizeof(*tids));
+	for (size_t i = 0; i < nthreads; i++)
+		if (pthread_create(&tids[i], NULL, pool_worker, &p) == 0)
+			started++;
+	if (!started)
+		pool_worker(&p);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(tids[i], NULL);
+	free(tids);
+	pthread_mutex_destroy(&p.lock);
+}
+
+/* ---- phases ---------------------------------------------------------------------- */
+
+static int phase_error(struct kf_run *r, const struct kf_phase *ph, struct kf_err **err)
+{
+	struct kf_rhost *first = NULL;
+	struct kf_buf others = KF_BUF_INIT;
+	size_t n = 0;
+	int rc;
+
+	for (size_t i = 0; i < r->nhosts; i++) {
+		struct kf_rhost *h = &r->hosts[i];
+
+		if (!h->err || h->phase != ph)
+			continue;
+		n++;
+		if (!first) {
+			first = h;
+		} else {
+			char *s = kf_err_str(h->err);
+
+			kf_buf_addf(&others, "\n  %s", s);
+			free(s);
+		}
+	}
+	if (!first)
+		return kf_err_set(err, KF_ERR, "phase '%s' failed", ph->title);
+	kf_err_free(*err);
+	*err = first->err;
+	first->err = NULL;
+	rc = kf_err_code(*err);
+	if (n > 1) {
+		/* Every failing host in one message. */
+		char *s = kf_err_str(*err);
+
+		kf_err_set(err, rc, "phase '%s' failed on %zu hosts:\n  %s%s", ph->title, n,
+			   strstr(s, "phase '") == s ? strchr(s + 7, '\'') + 5 : s, others.buf);
+		free(s);
+	}
+	kf_buf_release(&others);
+	return rc;
+}
+
+static int run_phase(struct kf_run *r, const struct kf_phase *ph, struct kf_err **err)
+{
+	struct kf_rhost **todo = kf_xcalloc(r->nhosts, sizeof(*todo));
+	size_t n = 0;
+	int rc = 0;
+
+	kf_run_event(r, KF_EV_PHASE_START, ph, NULL, KF_RES_NONE, NULL, -1);
+	if (ph->run_cluster) {
+		rc = ph->run_cluster(r, err);
+		if (rc)
+			kf_err_wrap(err, "%s", ph->title);
+		goto out;
+	}
+	for (size_t i = 0; i < r->nhosts; i++) {
+		struct kf_rhost *h = &r->hosts[i];
+		const char *why = NULL;
+		enum kf_need need;
+		bool journal_done;
+		char *fp;
+
+		if (h->failed || !kf_phase_applies(ph, r->c, h->cfg))
+			continue;
+		h->phase = ph;
+		need = ph->should_run ? ph->should_run(r, h, &why) : KF_NEED_RUN;
+		fp = fingerprint_of(r, ph, h);
+		journal_done = r->journal && kf_journal_is_done(r->journal, h->cfg->name, ph->id, fp);
+		free(fp);
+		if (kf_decide(need, journal_done)) {
+			todo[n++] = h;
+			continue;
+		}
+		pthread_mutex_lock(&r->lock);
+		r->sum->unchanged++;
+		pthread_mutex_unlock(&r->lock);
+		kf_run_event(r, KF_EV_HOST_END, ph, h, KF_RES_UNCHANGED,
+			     why ? why : "done in an earlier run (journal)", -1);
+	}
+	if (n && ph->before) {
+		rc = ph->before(r, err);
+		if (rc) {
+			kf_err_wrap(err, "phase '%s'", ph->title);
+			goto out;
+		}
+	}
+	run_pool(r, ph, todo, n);
+	for (size_t i = 0; i < n; i++)
+		if (todo[i]->res == KF_RES_FAILED) {
+			rc = phase_error(r, ph, err);
+			break;
+		}
+out:
+	kf_run_event(r, KF_EV_PHASE_END, ph, NULL, rc ? KF_RES_FAILED : KF_RES_NONE, NULL, -1);
+	free(todo);
+	return rc;
+}
+
+/* ---- runs ------------------------------------------------------------------------- */
+
+static void run_init(struct kf_run *r, const struct kf_cluster *c,
+		     const struct kf_prov_opts *o, struct kf_run_summary *sum)
+{
+	memset(r, 0, sizeof(*r));
+	r->c = c;
+	if (o)
+		r->o = *o;
+	r->nhosts = c->nhosts;
+	r->hosts = kf_xcalloc(c->nhosts ? c->nhosts : 1, sizeof(*r->hosts));
+	for (size_t i = 0; i < c->nhosts; i++) {
+		r->hosts[i].cfg = &c->hosts[i];
+		r->hosts[i].index = i;
+		r->hosts[i].run = r;
+		if (&c->hosts[i] == kf_cluster_control_plane(c))
+			r->cp = &r->hosts[i];
+	}
+	r->state_dir = kf_prov_state_dir(c, o);
+	r->kubeconfig_path = kf_path_join(r->state_dir, "admin.conf");
+	r->t0 = kf_now();
+	r->sum = sum;
+	memset(sum, 0, sizeof(*sum));
+	sum->hosts = json_object();
+	pthread_mutex_init(&r->lock, NULL);
+	if (o && o->scripts_dir)
+		kf_scripts_set_dir(o->scripts_dir);
+}
+
+static void run_release(struct kf_run *r)
+{
+	for (size_t i = 0; i < r->nhosts; i++) {
+		struct kf_rhost *h = &r->hosts[i];
+
+		kf_ssh_close(h->ssh);
+		kf_facts_release(&h->facts);
+		kf_err_free(h->err);
+		free(h->res_msg);
+		free(h->status);
+		kf_buf_release(&h->line);
+	}
+	free(r->hosts);
+	kf_journal_free(r->journal);
+	free(r->state_dir);
+	free(r->kubeconfig_path);
+	if (r->join_token) {
+		memset(r->join_token, 0, strlen(r->join_token));
+		free(r->join_token);
+	}
+	free(r->join_endpoint);
+	free(r->join_hash);
+	pthread_mutex_destroy(&r->lock);
+}
+
+static void kill_hook(const struct kf_phase *ph)
+{
+	const char *k = getenv("KFBOOT_TEST_KILL_AFTER_PHASE");
+
+	if (k && !strcmp(k, ph->id)) {
+		kf_log_write(KF_LOG_DEBUG, NULL, "KFBOOT_TEST_KILL_AFTER_PHASE=%s: killing myself", k);
+		raise(SIGKILL);
+	}
+}
+
+static int run_phases(struct kf_run *r, const struct kf_phase *const *phases,
+		      size_t n, struct kf_err **err)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < n && !rc; i++) {
+		if (kf_interrupted()) {
+			rc = kf_err_set(err, KF_ECANCEL, "interrupted before phase '%s'", phases[i]->title);
+			break;
+		}
+		rc = run_phase(r, phases[i], err);
+		if (!rc)
+			kill_hook(phases[i]);
+	}
+	return rc;
+}
+
+int kf_up(const struct kf_cluster *c, const struct kf_prov_opts *o,
+	  struct kf_run_summary *sum, struct kf_err **err)
+{
+	struct kf_run r;
+	char *jpath;
+	bool interrupted = false;
+	int rc;
+
+	run_init(&r, c, o, sum);
+	jpath = kf_path_join(r.state_dir, "journal.json");
+	rc = kf_journal_load(&r.journal, jpath, c->name, err);
+	if (rc)
+		goto out;
+	kf_journal_run_begin(r.journal, &interrupted);
+	rc = kf_journal_save(r.journal, err);
+	if (rc)
+		goto out;
+	kf_run_event(&r, KF_EV_RUN_START, NULL, NULL, KF_RES_NONE,
+		     interrupted ? "the previous run did not finish: resuming (facts show what is done)" : NULL, -1);
+	rc = run_phases(&r, kf_phases_up, kf_phases_up_n, err);
+	kf_journal_run_end(r.journal, rc == 0);
+	kf_journal_save(r.journal, NULL);
+	if (!rc) {
+		struct stat st;
+
+		if (!stat(r.kubeconfig_path, &st))
+			sum->kubeconfig = kf_xstrdup(r.kubeconfig_path);
+	}
+	sum->elapsed = kf_now() - r.t0;
+	kf_run_event(&r, KF_EV_RUN_END, NULL, NULL,
+		     rc ? KF_RES_FAILED : r.any_changed ? KF_RES_CHANGED : KF_RES_UNCHANGED, NULL, -1);
+out:
+	free(jpath);
+	run_release(&r);
+	return rc;
+}
+
+int kf_reset(const struct kf_cluster *c, const struct kf_prov_opts *o,
+	     struct kf_run_summary *sum, struct kf_err **err)
+{
+	struct kf_run r;
+	int rc;
+
+	run_init(&r, c, o, sum);
+	kf_run_event(&r, KF_EV_RUN_START, NULL, NULL, KF_RES_NONE, NULL, -1);
+	rc = run_phases(&r, kf_phases_reset, kf_phases_reset_n, err);
+	sum->elapsed = kf_now() - r.t0;
+	kf_run_event(&r, KF_EV_RUN_END, NULL, NULL,
+		     rc ? KF_RES_FAILED : r.any_changed ? KF_RES_CHANGED : KF_RES_UNCHANGED, NULL, -1);
+	run_release(&r);
+	return rc;
+}
+
+/* ---- status ------------------------------------------------------------------------ */
+
+int kf_status(const struct kf_cluster *c, const struct kf_prov_opts *o,
+	      json_t **out, struct kf_err **err)
+{
+	struct kf_run r;
+	struct kf_run_summary sum;
+	struct kf_rhost **todo;
+	json_t *root, *hosts;
+	const char *cp_nodes = NULL;
+
+	run_init(&r, c, o, &sum);
+	todo = kf_xcalloc(r.nhosts ? r.nhosts : 1, sizeof(*todo));
+	for (size_t i = 0; i < r.nhosts; i++)
+		todo[i] = &r.hosts[i];
+	run_pool(&r, &kf_phase_connect, todo, r.nhosts);
+	{
+		size_t n = 0;
+
+		for (size_t i = 0; i < r.nhosts; i++)
+			if (r.hosts[i].ssh)
+				todo[n++] = &r.hosts[i];
+		run_pool(&r, &kf_phase_facts, todo, n);
+	}
+	if (r.cp && r.cp->have_facts)
+		cp_nodes = r.cp->facts.nodes;
+	root = json_object();
+	hosts = json_array();
+	json_object_set_new(root, "cluster", json_string(c->name));
+	for (size_t i = 0; i < r.nhosts; i++) {
+		struct kf_rhost *h = &r.hosts[i];
+		json_t *hj = json_object();
+		bool listed = false, ready;
+
+		json_object_set_new(hj, "name", json_string(h->cfg->name));
+		json_object_set_new(hj, "address", json_string(h->cfg->address));
+		json_object_set_new(hj, "role", json_string(kf_host_role_str(h->cfg)));
+		json_object_set_new(hj, "reachable", json_boolean(h->ssh != NULL));
+		if (h->err) {
+			char *s = kf_err_str(h->err);
+
+			json_object_set_new(hj, "error", json_string(s));
+			free(s);
+		}
+		if (h->have_facts) {
+			const struct kf_facts *f = &h->facts;
+
+			json_object_set_new(hj, "os", json_string(f->os));
+			json_object_set_new(hj, "arch", json_string(f->arch));
+			json_object_set_new(hj, "cpus", json_integer(f->cpus));
+			json_object_set_new(hj, "memoryGiB", json_real((double)(int)(f->mem_gib * 10) / 10));
+			json_object_set_new(hj, "cgroup", json_integer(f->cgroup));
+			json_object_set_new(hj, "hostname", json_string(f->hostname));
+			json_object_set_new(hj, "sudo", json_boolean(f->sudo_ok));
+			json_object_set_new(hj, "prepared", json_boolean(!*f->prepare_todo));
+			if (*f->prepare_todo)
+				json_object_set_new(hj, "toPrepare", json_string(f->prepare_todo));
+			json_object_set_new(hj, "kubelet", json_string(f->kubelet_active));
+			json_object_set_new(hj, "kubeletVersion", json_string(f->kubelet_version));
+			json_object_set_new(hj, "containerdVersion", json_string(f->containerd_version));
+			json_object_set_new(hj, "joined", json_boolean(f->joined));
+			if (h == r.cp)
+				json_object_set_new(hj, "controlPlane", json_boolean(f->control_plane));
+			if (h == r.cp && *f->cni)
+				json_object_set_new(hj, "cni", json_string(f->cni));
+			json_object_set_new(hj, "clockOffset", json_real((double)(int)(f->clock_offset * 1000) / 1000));
+			json_object_set_new(hj, "facts", json_incref(f->raw));
+		}
+		if (cp_nodes) {
+			ready = kf_facts_node_ready(cp_nodes, h->cfg->name, &listed);
+			json_object_set_new(hj, "node", json_string(!listed ? "not registered" : ready ? "Ready" : "NotReady"));
+		}
+		json_array_append_new(hosts, hj);
+	}
+	json_object_set_new(root, "hosts", hosts);
+	*out = root;
+	free(todo);
+	kf_run_summary_release(&sum);
+	run_release(&r);
+	(void)err;
+	return 0;
+}
