@@ -27,6 +27,18 @@ struct init_host {
 	bool control_plane;
 };
 
+/* "  key: value" with its comment starting at a fixed column. */
+static void commented(struct kf_buf *b, const char *text, const char *comment)
+{
+	size_t start = b->len;
+
+	kf_buf_adds(b, text);
+	do
+		kf_buf_addch(b, ' ');
+	while (b->len - start < 32);
+	kf_buf_addf(b, "# %s\n", comment);
+}
+
 static void add_host(struct kf_buf *b, const struct init_host *h)
 {
 	kf_buf_addf(b, "    - name: %s\n", h->name);
@@ -37,6 +49,8 @@ static void add_host(struct kf_buf *b, const struct init_host *h)
 static void render(struct kf_buf *b, const char *name, const char *user,
 		   const struct init_host *hosts, size_t n)
 {
+	char *line;
+
 	kf_buf_adds(b,
 		"# kfboot cluster profile (kind: Cluster). Every field is described in\n"
 		"# docs/profile.md; commented-out lines show optional settings.\n"
@@ -44,13 +58,17 @@ static void render(struct kf_buf *b, const char *name, const char *user,
 		"apiVersion: kfboot.io/v1alpha1\n"
 		"kind: Cluster\n"
 		"metadata:\n");
-	kf_buf_addf(b, "  name: %s                 # lower-case letters, digits and '-'\n", name);
+	line = kf_xasprintf("  name: %s", name);
+	commented(b, line, "lower-case letters, digits and '-'");
+	free(line);
 	kf_buf_adds(b,
 		"spec:\n"
 		"  # SSH settings for every host. A host may override any of them in its\n"
 		"  # own `ssh:` mapping.\n"
 		"  ssh:\n");
-	kf_buf_addf(b, "    user: %s                  # root, or a user with password-less sudo\n", user);
+	line = kf_xasprintf("    user: %s", user);
+	commented(b, line, "root, or a user with password-less sudo");
+	free(line);
 	kf_buf_adds(b,
 		"    port: 22\n"
 		"    # identityFile: ~/.ssh/id_ed25519  # unset: the keys in ssh-agent (SSH_AUTH_SOCK)\n"
