@@ -867,8 +867,8 @@ static void read_host(struct ctx *x, struct kf_host *h, struct host_src *hs,
 static bool same_endpoint(const struct kf_host *a, const struct host_src *as,
 			  const struct kf_host *b, const struct host_src *bs)
 {
-	const char *ba = a->ssh.bastion ? a->ssh.bastion->address : "";
-	const char *bb = b->ssh.bastion ? b->ssh.bastion->address : "";
+	const char *ba = a->ssh.bastion && a->ssh.bastion->address ? a->ssh.bastion->address : "";
+	const char *bb = b->ssh.bastion && b->ssh.bastion->address ? b->ssh.bastion->address : "";
 
 	if (a->ssh.port != b->ssh.port || strcasecmp(ba, bb))
 		return false;
