@@ -154,8 +154,9 @@ int kf_kube_cli_load(struct kf_kube_cli *c, struct kf_objset *set,
 	rc = kf_objset_load(set, c->files, c->nfiles, &dg, err);
 	if (rc && !dg.n)
 		goto out;
-	if (!rc)
-		rc = kf_objset_resolve(set, c->d, c->cfg->namespace, &dg);
+	/* Check kinds too, so that every problem is reported at once. */
+	kf_err_clear(err);
+	rc = kf_objset_resolve(set, c->d, c->cfg->namespace, &dg);
 	if (dg.n) {
 		print_diags(c, &dg);
 		rc = kf_err_set(err, KF_EINVAL, "%zu problem(s) in the input; nothing was applied", dg.n);

@@ -837,6 +837,18 @@ static int cmp_member_rev(const void *pa, const void *pb)
 	return strcmp(a->key, b->key);
 }
 
+/* "Kind.group ns/name" of a listed member, like kf_obj_label. */
+static char *member_label(const struct member *m)
+{
+	const json_t *md = json_object_get(m->live, "metadata");
+	const char *ns = sget(md, "namespace"), *name = nz(sget(md, "name"));
+	const char *g = m->rest->group, *k = m->rest->kind;
+
+	if (ns)
+		return g[0] ? kf_xasprintf("%s.%s %s/%s", k, g, ns, name) : kf_xasprintf("%s %s/%s", k, ns, name);
+	return g[0] ? kf_xasprintf("%s.%s %s", k, g, name) : kf_xasprintf("%s %s", k, name);
+}
+
 static bool prune_disabled(const struct member *m)
 {
 	const char *v = sget(json_object_get(json_object_get(m->live, "metadata"), "annotations"), KF_ANN_PRUNE);
@@ -903,7 +915,7 @@ static int prune(struct run *r, struct member **c, size_t n, struct kf_err **err
 		rc = kf_kube_run(r->k, qp, nq, err);
 		for (size_t x = 0; !rc && x < nq; x++) {
 			struct member *m = q[x].user;
-			char *label = kf_xstrdup(m->key);
+			char *label = member_label(m);
 
 			if (q[x].err || ((q[x].status < 200 || q[x].status > 299) && q[x].status != 404)) {
 				rc = kf_kube_req_error(err, &q[x]);

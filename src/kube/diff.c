@@ -98,12 +98,12 @@ static char *edit_script(const struct lines *a, const struct lines *b, size_t *n
 				ops[o++] = ' ';
 				i++;
 				j++;
-			} else if (j < m && (i == n || T(i, j + 1) >= T(i + 1, j))) {
-				ops[o++] = '+';
-				j++;
-			} else {
+			} else if (i < n && (j == m || T(i + 1, j) >= T(i, j + 1))) {
 				ops[o++] = '-';
 				i++;
+			} else {
+				ops[o++] = '+';
+				j++;
 			}
 		}
 #undef T

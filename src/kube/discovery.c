@@ -283,6 +283,11 @@ out:
 	return rc;
 }
 
+struct kf_discovery *kf_discovery_new(void)
+{
+	return kf_xcalloc(1, sizeof(struct kf_discovery));
+}
+
 int kf_discovery_load(struct kf_discovery **out, struct kf_kube *k,
 		      struct kf_err **err)
 {

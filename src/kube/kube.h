@@ -170,6 +170,8 @@ int kf_discovery_load(struct kf_discovery **out, struct kf_kube *k,
 int kf_discovery_refresh(struct kf_discovery *d, struct kf_kube *k,
 			 struct kf_err **err);
 void kf_discovery_free(struct kf_discovery *d);
+/* An empty mapping (tests, or offline validation with kf_discovery_add). */
+struct kf_discovery *kf_discovery_new(void);
 /* Borrowed mapping for group/version/kind, or NULL. */
 const struct kf_rest *kf_discovery_find(const struct kf_discovery *d,
 					const char *group, const char *version,

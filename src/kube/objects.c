@@ -90,8 +90,8 @@ static void diag_at(struct kf_diags *dg, const struct kf_yaml_docs *docs,
 {
 	struct kf_pos p = fallback;
 
-	if (key)
-		kf_yaml_member_pos(docs, obj, key, NULL, &p);
+	if (!key || !kf_yaml_member_pos(docs, obj, key, NULL, &p))
+		kf_yaml_pos(docs, obj, &p);
 	kf_diags_add(dg, p.file ? p.file : kf_yaml_name(docs), p.line, p.col, "%s", msg);
 }
 
@@ -222,7 +222,10 @@ static void add_docs(struct kf_objset *set, const struct kf_yaml_docs *docs,
 
 		if (!d || json_is_null(d))
 			continue;
-		add_object(set, docs, d, kf_yaml_doc_pos(docs, i), dg);
+		struct kf_pos p = kf_yaml_doc_pos(docs, i);
+
+		kf_yaml_pos(docs, d, &p); /* the map itself, rather than its '---' */
+		add_object(set, docs, d, p, dg);
 	}
 }
 
@@ -486,6 +489,8 @@ void kf_obj_hash(struct kf_obj *o)
 	char *s;
 
 	json_object_del(ann, KF_ANN_HASH);
+	if (ann && !json_object_size(ann))
+		json_object_del(json_object_get(copy, "metadata"), "annotations");
 	s = json_dumps(copy, JSON_SORT_KEYS | JSON_COMPACT | JSON_ENCODE_ANY);
 	kf_sha256_hex(s, strlen(s), o->hash);
 	free(s);
