@@ -27,8 +27,9 @@ mount -t overlay kfnode -o "lowerdir=/,upperdir=$fs/upper,workdir=$fs/work" "$r"
 mount -t proc proc "$r/proc"
 mount --bind "$r/proc/sys" "$r/proc/sys"
 mount -o remount,bind,ro "$r/proc/sys"
-mount --bind "$r/proc/sysrq-trigger" "$r/proc/sysrq-trigger" 2>/dev/null &&
+if mount --bind "$r/proc/sysrq-trigger" "$r/proc/sysrq-trigger" 2>/dev/null; then
 	mount -o remount,bind,ro "$r/proc/sysrq-trigger" 2>/dev/null || true
+fi
 mount -t sysfs -o ro sysfs "$r/sys"
 mount --rbind /dev "$r/dev"
 mount -t tmpfs -o mode=0755 tmpfs "$r/run"

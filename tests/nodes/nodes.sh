@@ -54,6 +54,8 @@ slot_clean() {
 		[ -e "$pidf" ] || continue
 		pid=$(cat "$pidf")
 		for _ in 1 2 3 4 5 6 7 8 9 10; do
+			# gone, or a zombie waiting for its reaper (not us)
+			awk '{exit ($3 == "Z") ? 0 : 1}' "/proc/$pid/stat" 2>/dev/null && break
 			[ -d "/proc/$pid" ] || break
 			sleep 0.05
 		done
@@ -111,7 +113,9 @@ cmd_down() {
 	if [ -f "$STATE/slot" ]; then
 		x=$(cat "$STATE/slot")
 		# nodes of a half-started run may exist without the slot record
-		[ -d "$RUNDIR/slot-$x" ] && [ "$(slot_owner "$x")" != "$STATE" ] || slot_clean "$x"
+		if [ ! -d "$RUNDIR/slot-$x" ] || [ "$(slot_owner "$x")" = "$STATE" ]; then
+			slot_clean "$x"
+		fi
 		rm -f "$STATE/slot"
 	fi
 	rm -rf "$STATE/nodes" "$STATE/template"
@@ -160,6 +164,8 @@ make_template() {
 	cp "$HERE"/standins/* "$t/usr/local/lib/kfboot-standins/"
 	chmod 755 "$t"/usr/local/lib/kfboot-standins/*
 	chmod 644 "$t/usr/local/lib/kfboot-standins/lib.sh"
+	: >"$t/var/log/kfboot-standins.log"
+	chmod 666 "$t/var/log/kfboot-standins.log"
 	# Tools that would touch the real kernel or services: stand-ins on PATH
 	# and at the real paths, so an absolute /usr/sbin/sysctl is covered too.
 	for f in systemctl journalctl modprobe lsmod sysctl swapoff swapon apt-get apt-mark; do
@@ -188,8 +194,10 @@ make_template() {
 
 # Per-node files (host key, sshd config, identity), then start it.
 start_node() {
-	local i=$1 x=$2 nd=$STATE/nodes/node$i addr=10.250.$2.$((10 + $1))
-	local ns=kfn-$x-$i veth=kfv-$x-$i e=$nd/etc
+	local i=$1 x=$2
+	local nd=$STATE/nodes/node$i addr=10.250.$x.$((10 + i))
+	local ns=kfn-$x-$i veth=kfv-$x-$i
+	local e=$nd/etc
 	mkdir -p "$e/kfnode" "$nd/fs"
 	ssh-keygen -q -t ed25519 -N '' -C "node$i" -f "$e/kfnode/ssh_host_ed25519_key"
 	chmod 600 "$e/kfnode/ssh_host_ed25519_key"
@@ -258,8 +266,9 @@ wait_sshd() {
 cmd_up() {
 	need_root
 	N=${1:-}
-	[[ "$N" =~ ^[0-9]+$ ]] && [ "$N" -ge 1 ] && [ "$N" -le $MAX_NODES ] ||
+	if ! [[ "$N" =~ ^[0-9]+$ ]] || [ "$N" -lt 1 ] || [ "$N" -gt $MAX_NODES ]; then
 		die "up: N must be 1..$MAX_NODES"
+	fi
 	STATE=$(abs_state "${2:-}")
 	local x i t0 pids=() fail=0
 	t0=$EPOCHREALTIME
@@ -338,7 +347,7 @@ node_dir() {
 node_init_pid() {
 	local upid child
 	upid=$(cat "$1/pid")
-	child=$(cat "/proc/$upid/task/$upid/children" 2>/dev/null | awk '{print $1}')
+	child=$(awk '{print $1}' "/proc/$upid/task/$upid/children" 2>/dev/null || true)
 	[ -n "$child" ] || die "node $(basename "$1") is not running"
 	echo "$child"
 }
