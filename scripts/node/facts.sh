@@ -9,6 +9,7 @@
 # step: check passwordless sudo, kernel modules, ports 6443 and 10250
 # step: detect containerd, kubelet, kubeadm, kubectl and whether the node is prepared, initialised or joined
 set -u
+PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
 
 KF_K8S_VERSION=${KF_K8S_VERSION:-}
 KF_CONFIG_DIR=${KF_CONFIG_DIR:-/etc/kubernetes}
@@ -60,8 +61,8 @@ say time "$(date +%s.%N)"
 
 missing=""
 for m in overlay br_netfilter; do
-	if [ -d "/sys/module/$m" ] || modinfo "$m" >/dev/null 2>&1 </dev/null ||
-		find "/lib/modules/$(uname -r)" -name "$m.ko*" 2>/dev/null | grep -q .; then
+	if [ -d "/sys/module/$m" ] || modprobe -n -q "$m" </dev/null 2>/dev/null ||
+		modinfo "$m" >/dev/null 2>&1 </dev/null; then
 		:
 	else
 		missing="$missing $m"

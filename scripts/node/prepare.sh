@@ -12,9 +12,10 @@
 # step: load kernel modules overlay and br_netfilter, persist them in /etc/modules-load.d/kfboot-k8s.conf
 # step: set net.bridge.bridge-nf-call-iptables, net.bridge.bridge-nf-call-ip6tables, net.ipv4.ip_forward = 1 in /etc/sysctl.d/99-kfboot-k8s.conf
 # step: turn swap off now and comment out swap lines in /etc/fstab
-# step: install kubelet, kubeadm, kubectl (pinned, held) and containerd: from KF_BUNDLE_DIR (dpkg -i) or pkgs.k8s.io (apt)
+# step: install kubelet, kubeadm, kubectl (pinned, held) and containerd: from KF_BUNDLE_DIR (apt-get install ./*.deb) or pkgs.k8s.io (apt)
 # step: write /etc/containerd/config.toml with SystemdCgroup = true, restart containerd, enable kubelet
 set -eu
+PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
 
 : "${KF_K8S_VERSION:?KF_K8S_VERSION is not set}"
 KF_BUNDLE_DIR=${KF_BUNDLE_DIR:-}
@@ -75,7 +76,10 @@ if ! have_k8s || ! command -v containerd >/dev/null 2>&1; then
 		log "installing packages from the offline bundle $KF_BUNDLE_DIR"
 		set -- "$KF_BUNDLE_DIR"/*.deb
 		[ -e "$1" ] || die "no .deb files in $KF_BUNDLE_DIR"
-		dpkg -i "$@" </dev/null >/dev/null || die "dpkg -i failed in $KF_BUNDLE_DIR"
+		# apt-get (not dpkg -i) orders the local packages by their dependencies;
+		# nothing is fetched when the bundle is complete.
+		apt-get install -y -q --no-install-recommends --allow-downgrades --allow-change-held-packages \
+			"$@" </dev/null >/dev/null || die "installing the offline bundle $KF_BUNDLE_DIR failed"
 	else
 		minor=$(printf '%s' "$KF_K8S_VERSION" | cut -d. -f1,2)
 		log "installing kubelet/kubeadm/kubectl $KF_K8S_VERSION from pkgs.k8s.io (v$minor)"
@@ -88,7 +92,7 @@ if ! have_k8s || ! command -v containerd >/dev/null 2>&1; then
 			>/etc/apt/sources.list.d/kubernetes.list
 		apt-get update -q </dev/null >/dev/null
 		apt-mark unhold kubelet kubeadm kubectl </dev/null >/dev/null 2>&1 || true
-		apt-get install -y -q --allow-downgrades --no-install-recommends containerd \
+		apt-get install -y -q --allow-downgrades --allow-change-held-packages --no-install-recommends containerd \
 			"kubelet=$KF_K8S_VERSION-*" "kubeadm=$KF_K8S_VERSION-*" "kubectl=$KF_K8S_VERSION-*" </dev/null >/dev/null
 	fi
 	apt-mark hold kubelet kubeadm kubectl </dev/null >/dev/null 2>&1 || true

@@ -15,6 +15,7 @@ extern const struct kf_cmd kf_cmd_apply;
 extern const struct kf_cmd kf_cmd_diff;
 extern const struct kf_cmd kf_cmd_delete;
 extern const struct kf_cmd kf_cmd_plan;
+extern const struct kf_cmd kf_cmd_up, kf_cmd_reset, kf_cmd_status, kf_cmd_kubeconfig;
 
 const struct kf_cmd *const kf_commands[] = {
 	&kf_cmd_help,
@@ -24,6 +25,10 @@ const struct kf_cmd *const kf_commands[] = {
 	&kf_cmd_diff,
 	&kf_cmd_delete,
 	&kf_cmd_plan,
+	&kf_cmd_up,
+	&kf_cmd_reset,
+	&kf_cmd_status,
+	&kf_cmd_kubeconfig,
 };
 
 const size_t kf_commands_n = KF_ARRAY_SIZE(kf_commands);

@@ -115,8 +115,27 @@ static char *url_host(const char *url)
 	return kf_xstrndup(p, (size_t)(end - p));
 }
 
+/* Whether `check` is in the comma-separated list `ignore` ("all" = every). */
+static bool ignored(const char *ignore, const char *check)
+{
+	size_t n = strlen(check);
+
+	for (const char *p = ignore ? ignore : ""; *p;) {
+		size_t len = strcspn(p, ",");
+
+		if ((len == n && !strncmp(p, check, n)) || (len == 3 && !strncmp(p, "all", 3)))
+			return true;
+		p += len;
+		p += *p == ',';
+	}
+	return false;
+}
+
+const char *const kf_preflight_checks[] = { "arch", "cgroups", "modules", "joined", "ports",
+					    "memory", "cpus", "role", "hostname", "clock", NULL };
+
 int kf_preflight(const struct kf_cluster *c, const struct kf_facts *const *facts,
-		 struct kf_buf *problems, struct kf_buf *warnings)
+		 const char *ignore, struct kf_buf *problems, struct kf_buf *warnings)
 {
 	struct kf_buf tmp_p = KF_BUF_INIT, tmp_w = KF_BUF_INIT;
 	struct kf_buf *P = problems ? problems : &tmp_p;
@@ -142,13 +161,13 @@ int kf_preflight(const struct kf_cluster *c, const struct kf_facts *const *facts
 			kf_buf_addf(P, "host %s: user '%s' has no passwordless sudo (kfboot runs `sudo -n`; add a NOPASSWD rule or log in as root)\n",
 				    h->name, f->user);
 		if (strcmp(f->arch, "x86_64") && strcmp(f->arch, "aarch64"))
-			kf_buf_addf(P, "host %s: architecture '%s' is not supported (x86_64 or aarch64)\n", h->name, f->arch);
+			kf_buf_addf(ignored(ignore, "arch") ? W : P, "host %s: architecture '%s' is not supported (x86_64 or aarch64)\n", h->name, f->arch);
 		if (!f->cgroup)
-			kf_buf_addf(P, "host %s: no cgroup filesystem at /sys/fs/cgroup (kubelet needs cgroups v1 or v2)\n", h->name);
+			kf_buf_addf(ignored(ignore, "cgroups") ? W : P, "host %s: no cgroup filesystem at /sys/fs/cgroup (kubelet needs cgroups v1 or v2)\n", h->name);
 		else if (f->cgroup == 1)
 			kf_buf_addf(W, "host %s: cgroups v1: works, but Kubernetes 1.31+ puts cgroup v1 in maintenance mode; prefer v2\n", h->name);
 		if (*f->modules_missing)
-			kf_buf_addf(P, "host %s: kernel module%s %s not available (not loaded, no module file)\n", h->name,
+			kf_buf_addf(ignored(ignore, "modules") ? W : P, "host %s: kernel module%s %s not available (not loaded, no module file)\n", h->name,
 				    strchr(f->modules_missing, ' ') ? "s" : "", f->modules_missing);
 		if (f->swap_gib > 0)
 			kf_buf_addf(W, "host %s: swap is on (%.1f GiB): prepare turns it off and disables it in /etc/fstab\n",
@@ -156,20 +175,20 @@ int kf_preflight(const struct kf_cluster *c, const struct kf_facts *const *facts
 		/* A node that already runs our kubelet/API server uses the ports. */
 		ours = f->joined && (!*f->kubelet_server || strstr(f->kubelet_server, ep_host));
 		if (f->joined && *f->kubelet_server && !strstr(f->kubelet_server, ep_host))
-			kf_buf_addf(P, "host %s: already joined to another cluster (kubelet talks to %s, this cluster is %s); run `kubeadm reset` there first\n",
+			kf_buf_addf(ignored(ignore, "joined") ? W : P, "host %s: already joined to another cluster (kubelet talks to %s, this cluster is %s); run `kubeadm reset` there first\n",
 				    h->name, f->kubelet_server, ep);
 		if (!ours && f->port_10250_used)
-			kf_buf_addf(P, "host %s: port 10250 (kubelet) is in use\n", h->name);
+			kf_buf_addf(ignored(ignore, "ports") ? W : P, "host %s: port 10250 (kubelet) is in use\n", h->name);
 		if (cp && !f->control_plane && f->port_6443_used)
-			kf_buf_addf(P, "host %s: port 6443 (API server) is in use\n", h->name);
+			kf_buf_addf(ignored(ignore, "ports") ? W : P, "host %s: port 6443 (API server) is in use\n", h->name);
 		if (cp && f->mem_gib < MIN_CP_MEM_GIB)
-			kf_buf_addf(P, "host %s: %.1f GiB of memory; a control plane needs at least %.1f GiB\n", h->name,
+			kf_buf_addf(ignored(ignore, "memory") ? W : P, "host %s: %.1f GiB of memory; a control plane needs at least %.1f GiB\n", h->name,
 				    f->mem_gib, MIN_CP_MEM_GIB);
 		if (cp && f->cpus < MIN_CP_CPUS)
-			kf_buf_addf(P, "host %s: %d CPU%s; a control plane needs at least %d\n", h->name, f->cpus,
+			kf_buf_addf(ignored(ignore, "cpus") ? W : P, "host %s: %d CPU%s; a control plane needs at least %d\n", h->name, f->cpus,
 				    f->cpus == 1 ? "" : "s", MIN_CP_CPUS);
 		if (!cp && f->control_plane)
-			kf_buf_addf(P, "host %s: is a control plane already, but the profile makes it a worker\n", h->name);
+			kf_buf_addf(ignored(ignore, "role") ? W : P, "host %s: is a control plane already, but the profile makes it a worker\n", h->name);
 		if (*f->kubeadm_version && f->joined &&
 		    strcmp(f->kubeadm_version, c->kubernetes.version[0] == 'v' ? c->kubernetes.version + 1
 									   : c->kubernetes.version))
@@ -190,7 +209,7 @@ int kf_preflight(const struct kf_cluster *c, const struct kf_facts *const *facts
 			if (!g)
 				continue;
 			if (*f->hostname && !strcmp(f->hostname, g->hostname))
-				kf_buf_addf(P, "host %s: hostname '%s' is also the hostname of %s (hostnames must be unique)\n",
+				kf_buf_addf(ignored(ignore, "hostname") ? W : P, "host %s: hostname '%s' is also the hostname of %s (hostnames must be unique)\n",
 					    h->name, f->hostname, c->hosts[j].name);
 			if (*f->machine_id && !strcmp(f->machine_id, g->machine_id))
 				kf_buf_addf(W, "host %s: machine-id is the same as %s's (cloned image?): regenerate /etc/machine-id\n",
@@ -198,7 +217,7 @@ int kf_preflight(const struct kf_cluster *c, const struct kf_facts *const *facts
 		}
 	}
 	if (tmin && tmax && omax - omin > MAX_CLOCK_SKEW)
-		kf_buf_addf(P, "host %s: clock is %.1f s ahead of %s's (more than %.0f s breaks certificates); sync with NTP\n",
+		kf_buf_addf(ignored(ignore, "clock") ? W : P, "host %s: clock is %.1f s ahead of %s's (more than %.0f s breaks certificates); sync with NTP\n",
 			    tmax, omax - omin, tmin, MAX_CLOCK_SKEW);
 	rc = P->len > start ? KF_EINVAL : 0;
 	free(ep);

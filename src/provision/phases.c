@@ -221,7 +221,7 @@ static int preflight_run_cluster(struct kf_run *r, struct kf_err **err)
 
 	for (size_t i = 0; i < r->nhosts; i++)
 		facts[i] = r->hosts[i].have_facts ? &r->hosts[i].facts : NULL;
-	rc = kf_preflight(r->c, facts, &problems, &warnings);
+	rc = kf_preflight(r->c, facts, r->o.ignore_preflight, &problems, &warnings);
 	if (warnings.len) {
 		char *save = NULL;
 

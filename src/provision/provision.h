@@ -72,6 +72,7 @@ struct kf_prov_opts {
 	double wait_timeout;    /* deadline of "nodes Ready"; 0 = 300 s */
 	double script_timeout;  /* deadline of one node script; 0 = 1800 s */
 	const char *scripts_dir;/* NULL = KFBOOT_SCRIPTS_DIR or embedded */
+	const char *ignore_preflight; /* checks to only warn about ("cgroups,memory") */
 	/* Progress; called from worker threads, serialised by the runner. */
 	void (*on_event)(void *ctx, const struct kf_prov_event *ev);
 	void *event_ctx;
@@ -81,6 +82,12 @@ struct kf_prov_opts {
  * file:line:col. */
 int kf_prov_load_profile(struct kf_cluster **out, const char *path,
 			 struct kf_err **err);
+
+/* Open a new log file for one run of `what` ("up") in the cluster's state
+ * directory (logs/, mode 0600); *path gets its name (caller frees). Pass the
+ * FILE to kf_log_set_file(); lines are redacted there. */
+FILE *kf_prov_open_log(const struct kf_cluster *c, const struct kf_prov_opts *o,
+		       const char *what, char **path, struct kf_err **err);
 
 /* The cluster's state directory (<state_dir>/<cluster>). Caller frees. */
 char *kf_prov_state_dir(const struct kf_cluster *c,
@@ -199,12 +206,16 @@ int kf_facts_parse(struct kf_facts *f, const char *text, double local_mid,
 void kf_facts_release(struct kf_facts *f);
 
 /* Preflight over every host at once: every check, one report. facts[i]
- * belongs to c->hosts[i] (NULL for a host whose facts are missing). Every
+ * belongs to c->hosts[i] (NULL for a host whose facts are missing). Checks
+ * named in `ignore` report to `warnings` instead. Every
  * problem is added to `problems` (lines beginning with the host name);
  * returns KF_EINVAL when there is any. `warnings` gets what is worth
  * knowing but does not stop `up` (either may be NULL). */
 int kf_preflight(const struct kf_cluster *c, const struct kf_facts *const *facts,
-		 struct kf_buf *problems, struct kf_buf *warnings);
+		 const char *ignore, struct kf_buf *problems, struct kf_buf *warnings);
+/* Names of the checks `ignore` may list (comma-separated; "all" = every one
+ * but sudo, which is never ignored: nothing works without it). NULL-ended. */
+extern const char *const kf_preflight_checks[];
 
 /* Whether host `name` is in a control plane's "nodes" fact and Ready. */
 bool kf_facts_node_ready(const char *nodes, const char *name, bool *listed);
@@ -314,6 +325,11 @@ int kf_kubeconfig_rewrite(struct kf_buf *out, const char *admin_conf,
  * when missing), replacing entries of the same names, setting
  * current-context when the file had none; written atomically with 0600. */
 int kf_kubeconfig_merge(const char *path, const char *add, struct kf_err **err);
+/* The admin kubeconfig: the local copy from the state directory, or, when
+ * there is none, fetched from the control plane (and saved). YAML in out. */
+int kf_kubeconfig_get(struct kf_buf *out, const struct kf_cluster *c,
+		      const struct kf_prov_opts *o, bool *fetched,
+		      struct kf_err **err);
 /* <state>/<cluster>/admin.conf. Caller frees. */
 char *kf_kubeconfig_path(const struct kf_cluster *c,
 			 const struct kf_prov_opts *o);

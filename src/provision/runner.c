@@ -145,6 +145,27 @@ static void flush_lines(struct out_ctx *oc)
 	}
 }
 
+/* s without a leading "phase 'TITLE' on " (the summary line says it). */
+static const char *strip_phase(const char *s)
+{
+	const char *q;
+
+	if (strncmp(s, "phase '", 7))
+		return s;
+	q = strstr(s + 7, "' on ");
+	return q ? q + 5 : s;
+}
+
+/* Append s with every line after the first indented by `ind`. */
+static void add_indented(struct kf_buf *b, const char *s, const char *ind)
+{
+	for (; *s; s++) {
+		kf_buf_addch(b, *s);
+		if (*s == '\n' && s[1])
+			kf_buf_adds(b, ind);
+	}
+}
+
 /* The last `n` lines of s. */
 static const char *tail_lines(const char *s, int n)
 {
@@ -197,7 +218,13 @@ static int exec_cmd(struct kf_run *r, struct kf_rhost *h, const char *cmd,
 			kf_buf_rtrim(out);
 			t = tail_lines(out->buf, 6);
 		}
-		rc = kf_err_set(err, KF_ERR, "exit status %d%s%s", status, *t ? ": " : "", t);
+		{
+			struct kf_buf m = KF_BUF_INIT;
+
+			add_indented(&m, t, "    ");
+			rc = kf_err_set(err, KF_ERR, "exit status %d%s%s", status, *t ? ":\n    " : "", m.buf);
+			kf_buf_release(&m);
+		}
 	}
 out:
 	kf_buf_release(&errout);
@@ -392,40 +419,35 @@ static void run_pool(struct kf_run *r, const struct kf_phase *ph,
 static int phase_error(struct kf_run *r, const struct kf_phase *ph, struct kf_err **err)
 {
 	struct kf_rhost *first = NULL;
-	struct kf_buf others = KF_BUF_INIT;
+	struct kf_buf all = KF_BUF_INIT;
 	size_t n = 0;
 	int rc;
 
 	for (size_t i = 0; i < r->nhosts; i++) {
 		struct kf_rhost *h = &r->hosts[i];
+		char *s;
 
 		if (!h->err || h->phase != ph)
 			continue;
 		n++;
-		if (!first) {
+		if (!first)
 			first = h;
-		} else {
-			char *s = kf_err_str(h->err);
-
-			kf_buf_addf(&others, "\n  %s", s);
-			free(s);
-		}
+		s = kf_err_str(h->err);
+		kf_buf_adds(&all, "\n  ");
+		add_indented(&all, strip_phase(s), "    ");
+		free(s);
 	}
-	if (!first)
+	if (!first) {
+		kf_buf_release(&all);
 		return kf_err_set(err, KF_ERR, "phase '%s' failed", ph->title);
+	}
 	kf_err_free(*err);
 	*err = first->err;
 	first->err = NULL;
 	rc = kf_err_code(*err);
-	if (n > 1) {
-		/* Every failing host in one message. */
-		char *s = kf_err_str(*err);
-
-		kf_err_set(err, rc, "phase '%s' failed on %zu hosts:\n  %s%s", ph->title, n,
-			   strstr(s, "phase '") == s ? strchr(s + 7, '\'') + 5 : s, others.buf);
-		free(s);
-	}
-	kf_buf_release(&others);
+	if (n > 1)
+		kf_err_set(err, rc, "phase '%s' failed on %zu hosts:%s", ph->title, n, all.buf);
+	kf_buf_release(&all);
 	return rc;
 }
 
@@ -438,8 +460,6 @@ static int run_phase(struct kf_run *r, const struct kf_phase *ph, struct kf_err 
 	kf_run_event(r, KF_EV_PHASE_START, ph, NULL, KF_RES_NONE, NULL, -1);
 	if (ph->run_cluster) {
 		rc = ph->run_cluster(r, err);
-		if (rc)
-			kf_err_wrap(err, "%s", ph->title);
 		goto out;
 	}
 	for (size_t i = 0; i < r->nhosts; i++) {
@@ -700,4 +720,49 @@ int kf_status(const struct kf_cluster *c, const struct kf_prov_opts *o,
 	run_release(&r);
 	(void)err;
 	return 0;
+}
+
+/* ---- kubeconfig ------------------------------------------------------------------ */
+
+int kf_kubeconfig_get(struct kf_buf *out, const struct kf_cluster *c,
+		      const struct kf_prov_opts *o, bool *fetched,
+		      struct kf_err **err)
+{
+	struct kf_run r;
+	struct kf_run_summary sum;
+	char *data = NULL;
+	size_t len = 0;
+	int rc;
+
+	*fetched = false;
+	run_init(&r, c, o, &sum);
+	if (kf_file_read(r.kubeconfig_path, &data, &len, NULL) == 0) {
+		kf_buf_add(out, data, len);
+		rc = 0;
+		goto out;
+	}
+	if (!r.cp) {
+		rc = kf_err_set(err, KF_EINVAL, "profile has no control-plane host");
+		goto out;
+	}
+	rc = kf_phase_connect.run(&r, r.cp, err);
+	if (!rc)
+		rc = kf_phase_kubeconfig.run(&r, r.cp, err);
+	if (rc) {
+		kf_err_wrap(err, "fetch the admin kubeconfig from %s", r.cp->cfg->name);
+		goto out;
+	}
+	rc = kf_file_read(r.kubeconfig_path, &data, &len, err);
+	if (!rc) {
+		kf_buf_add(out, data, len);
+		*fetched = true;
+	}
+out:
+	if (data) {
+		memset(data, 0, len);
+		free(data);
+	}
+	kf_run_summary_release(&sum);
+	run_release(&r);
+	return rc;
 }

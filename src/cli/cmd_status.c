@@ -1,0 +1,114 @@
+/*
+ * cmd_status.c - `kfboot status -f PROFILE`: per host, whether it answers
+ * over SSH, its facts (OS, CPUs, memory, cgroups), kubelet's state, whether
+ * it is prepared and joined, and how the control plane sees it. Read-only:
+ * the facts script is fed on stdin, nothing is uploaded or changed.
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "provision/provision.h"
+
+extern const struct kf_cmd kf_cmd_status;
+
+static const char *s_or(json_t *o, const char *k, const char *dflt)
+{
+	const char *v = json_string_value(json_object_get(o, k));
+
+	return v && *v ? v : dflt;
+}
+
+static const char *yn(json_t *o, const char *k)
+{
+	json_t *v = json_object_get(o, k);
+
+	return !v ? "-" : json_is_true(v) ? "yes" : "no";
+}
+
+static int run_status(int argc, char **argv, struct kf_cli *cli)
+{
+	static const struct option longopts[] = {
+		{ "file", required_argument, NULL, 'f' },
+		{ "state-dir", required_argument, NULL, 's' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct kf_prov_opts o = { 0 };
+	struct kf_cluster *c = NULL;
+	struct kf_err *err = NULL;
+	const char *file = NULL;
+	json_t *st = NULL, *h;
+	size_t i, unreachable = 0;
+	int rc = KF_EXIT_OK;
+	int opt;
+
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+f:", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'f':
+			file = optarg;
+			break;
+		case 's':
+			o.state_dir = optarg;
+			break;
+		default:
+			return kf_cli_usage(cli, &kf_cmd_status, "unknown or incomplete option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return kf_cli_usage(cli, &kf_cmd_status, "unexpected argument '%s'", argv[optind]);
+	if (!file)
+		return kf_cli_usage(cli, &kf_cmd_status, "missing -f PROFILE");
+	if (kf_prov_load_profile(&c, file, &err) || kf_status(c, &o, &st, &err)) {
+		rc = kf_cli_fail(cli, err);
+		goto out;
+	}
+	json_array_foreach(json_object_get(st, "hosts"), i, h)
+		unreachable += !json_is_true(json_object_get(h, "reachable"));
+	if (cli->output == KF_OUT_JSON) {
+		kf_cli_print_json(st);
+		goto out;
+	}
+	printf("%s%-12s %-15s %-13s %-9s %-28s %-5s %-4s %-10s %-8s %-6s %s%s\n", kf_cli_c(cli, KF_C_BOLD),
+	       "HOST", "ADDRESS", "ROLE", "REACHABLE", "OS", "CPUS", "MEM", "KUBELET", "PREPARED", "JOINED", "NODE",
+	       kf_cli_c(cli, KF_C_RESET));
+	json_array_foreach(json_object_get(st, "hosts"), i, h) {
+		char mem[16] = "-", cpus[8] = "-";
+
+		if (json_object_get(h, "memoryGiB"))
+			snprintf(mem, sizeof(mem), "%.0fG", json_real_value(json_object_get(h, "memoryGiB")));
+		if (json_object_get(h, "cpus"))
+			snprintf(cpus, sizeof(cpus), "%d", (int)json_integer_value(json_object_get(h, "cpus")));
+		printf("%-12s %-15s %-13s %-9s %-28.28s %-5s %-4s %-10s %-8s %-6s %s\n", s_or(h, "name", "?"),
+		       s_or(h, "address", "?"), s_or(h, "role", "?"), yn(h, "reachable"), s_or(h, "os", "-"), cpus,
+		       mem, s_or(h, "kubelet", "-"), yn(h, "prepared"), yn(h, "joined"), s_or(h, "node", "-"));
+	}
+	json_array_foreach(json_object_get(st, "hosts"), i, h) {
+		if (json_object_get(h, "error"))
+			fprintf(stderr, "%s: %s\n", s_or(h, "name", "?"), s_or(h, "error", ""));
+	}
+	if (unreachable)
+		rc = KF_EXIT_FAIL;
+out:
+	json_decref(st);
+	kf_cluster_free(c);
+	kf_err_free(err);
+	return rc;
+}
+
+const struct kf_cmd kf_cmd_status = {
+	.name = "status",
+	.run = run_status,
+	.summary = "per host: reachable, facts, kubelet, joined (read-only)",
+	.usage = "usage: kfboot status -f PROFILE [-o json]\n"
+		 "\n"
+		 "Connect to every host of the profile and show whether it answers, its OS, CPUs\n"
+		 "and memory, kubelet's state, whether it is prepared and joined, and how the\n"
+		 "control plane's `kubectl get nodes` sees it. Changes nothing on any host.\n"
+		 "Exit status 1 when a host cannot be reached.\n"
+		 "\n"
+		 "  -f, --file PROFILE   the cluster profile\n"
+		 "  -o json              everything, including every fact, as JSON\n",
+};
