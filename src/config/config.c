@@ -69,6 +69,12 @@ static size_t check_documents(struct kf_diags *diags, const char *name,
 			     "the profile is empty (expected a Cluster profile; 'kfboot init' writes one)");
 		return 1;
 	}
+	if (n == 2 && json_is_null(kf_yaml_doc(docs, 1))) {
+		p = kf_yaml_doc_pos(docs, 1);
+		kf_diags_add(diags, name, p.line, p.col,
+			     "an empty second YAML document follows the profile (remove the trailing '---')");
+		return 1;
+	}
 	if (n > 1) {
 		p = kf_yaml_doc_pos(docs, 1);
 		kf_diags_add(diags, name, p.line, p.col,
