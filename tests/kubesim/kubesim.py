@@ -226,9 +226,12 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Audit-Id", self.audit_id)
         for k, v in (extra or {}).items():
             self.send_header(k, str(v))
-        self.end_headers()
+        # headers and body in one write (one TLS record, no Nagle/delayed-ACK stall)
+        self._headers_buffer.append(b"\r\n")
         if self.command != "HEAD":
-            self.wfile.write(data)
+            self._headers_buffer.append(data)
+        self.wfile.write(b"".join(self._headers_buffer))
+        self._headers_buffer = []
         self.code = code
 
     def send_error_status(self, err):
@@ -368,6 +371,10 @@ class Server(ThreadingHTTPServer):
     def finish_request(self, request, client_address):
         # TLS handshake here, in the worker thread, not in accept().
         conn = request
+        try:
+            request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
         if self.ctx is not None:
             try:
                 request.settimeout(10)
