@@ -97,6 +97,8 @@ if ! have_k8s || ! command -v containerd >/dev/null 2>&1; then
 	fi
 	apt-mark hold kubelet kubeadm kubectl </dev/null >/dev/null 2>&1 || true
 	have_k8s || die "kubeadm/kubelet/kubectl are not at $KF_K8S_VERSION after installing"
+	command -v containerd >/dev/null 2>&1 ||
+		die "containerd is not installed (an offline bundle needs the containerd and runc .deb files too)"
 	changed=1
 fi
 

@@ -511,28 +511,31 @@ static int join_before_dry_run(const struct kf_actx *x, struct kf_plan_phase *ou
 static int join_dry_run(const struct kf_actx *x, struct kf_plan_phase *out,
 			struct kf_err **err)
 {
-	struct kf_buf cfg = KF_BUF_INIT;
-	const char *env[] = { "KF_JOIN_CONFIG=" KF_STAGE_SH_IN("join.yaml"), NULL };
+	struct kf_buf params = KF_BUF_INIT;
+	char *env[3] = { 0 };
 	struct kf_action *a;
 	char *ep = kf_cluster_endpoint(x->c);
 	int rc;
 
-	rc = kf_kubeadm_join_config(&cfg, x->c, x->h, x->join_endpoint ? x->join_endpoint : ep,
-				    x->join_token ? x->join_token : "<token>",
-				    x->join_hash ? x->join_hash : "<sha256:ca-cert-hash>", err);
+	rc = kf_kubeadm_join_env(&params, x->join_endpoint ? x->join_endpoint : ep,
+				 x->join_token ? x->join_token : "<token>",
+				 x->join_hash ? x->join_hash : "<sha256:ca-cert-hash>", err);
 	if (rc)
 		goto out;
 	kf_add_mkdir(out, NULL);
 	a = kf_plan_phase_add(out, KF_ACT_UPLOAD);
-	a->cmd = kf_xstrdup(KF_STAGE_REL "/join.yaml");
-	a->size = cfg.len;
+	a->cmd = kf_xstrdup(KF_STAGE_REL "/join.env");
+	a->size = params.len;
 	a->mode = 0600;
 	a->secret = x->join_token != NULL;
-	a->content = kf_buf_detach(&cfg, NULL);
-	a->note = kf_xstrdup("JoinConfiguration with the bootstrap token; join.sh removes it");
-	rc = kf_add_script_run(x, out, "join.sh", env);
+	a->content = kf_buf_detach(&params, NULL);
+	a->note = kf_xstrdup("join parameters with the bootstrap token; join.sh removes the file");
+	env[0] = kf_xstrdup("KF_JOIN_ENV=" KF_STAGE_SH_IN("join.env"));
+	env[1] = envq("KF_NODE_NAME", x->h->name);
+	rc = kf_add_script_run(x, out, "join.sh", (const char *const *)env);
 out:
-	kf_buf_release(&cfg);
+	strv_free_n(env, 2);
+	kf_buf_release(&params);
 	free(ep);
 	return rc;
 }

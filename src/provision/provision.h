@@ -162,11 +162,10 @@ const char *kf_script_text(const char *name, size_t *len);
  * kubeadm.k8s.io/v1beta4 for Kubernetes >= 1.31 and v1beta3 before. */
 int kf_kubeadm_init_config(struct kf_buf *out, const struct kf_cluster *c,
 			   struct kf_err **err);
-/* A JoinConfiguration for host h from the parts of a join command. */
-int kf_kubeadm_join_config(struct kf_buf *out, const struct kf_cluster *c,
-			   const struct kf_host *h, const char *endpoint,
-			   const char *token, const char *ca_hash,
-			   struct kf_err **err);
+/* The join parameters join.sh reads (KF_JOIN_ENDPOINT, KF_JOIN_TOKEN,
+ * KF_JOIN_CA_HASH as shell assignments). Holds the token: upload 0600. */
+int kf_kubeadm_join_env(struct kf_buf *out, const char *endpoint,
+			const char *token, const char *ca_hash, struct kf_err **err);
 /* Parse `kubeadm join EP --token T --discovery-token-ca-cert-hash H` (the
  * output of `kubeadm token create --print-join-command`). Each out string
  * is malloc'd; free them. */
