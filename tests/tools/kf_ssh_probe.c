@@ -56,7 +56,7 @@ int main(int argc, char **argv)
 	struct kf_ssh_exec_info info;
 	struct kf_ssh *s = NULL;
 	struct kf_err *err = NULL;
-	struct kf_buf in = KF_BUF_INIT;
+	struct kf_buf in = KF_BUF_INIT, out = KF_BUF_INIT, errout = KF_BUF_INIT;
 	const char *verb;
 	int c, status = 0, count = 1, i, rc;
 	double tc;
@@ -112,7 +112,9 @@ int main(int argc, char **argv)
 		for (i = 0; i < count; i++) {
 			double ts = kf_now();
 			t0 = ts;
-			rc = kf_ssh_exec(s, argv[optind + 1], &o, &status, NULL, NULL, &err);
+			kf_buf_reset(&out);
+			kf_buf_reset(&errout);
+			rc = kf_ssh_exec(s, argv[optind + 1], &o, &status, &out, &errout, &err);
 			if (rc)
 				break;
 			if (getenv("KF_PROBE_TIMING"))
@@ -138,6 +140,8 @@ int main(int argc, char **argv)
 	}
 	kf_ssh_close(s);
 	kf_buf_release(&in);
+	kf_buf_release(&out);
+	kf_buf_release(&errout);
 	if (rc)
 		return fail(err);
 	return status;
