@@ -838,7 +838,7 @@ static void read_host(struct ctx *x, struct kf_host *h, struct host_src *hs,
 	    (!strcmp(json_string_value(member(obj, "role")), "master") ||
 	     !strcmp(json_string_value(member(obj, "role")), "controller"))) {
 		problem(x, val_pos(x, obj, "role"), "%s: unknown value '%s' (did you mean 'control-plane'?)",
-			field(f, sizeof(f), path, "role"), json_string_value(member(obj, "role")));
+			field(f, sizeof(f), path, "role"), shown(x, json_string_value(member(obj, "role"))));
 	} else if (get_enum(x, obj, path, "role", role_words, KF_ARRAY_SIZE(role_words), &s) == PRESENT) {
 		hs->role_pos = val_pos(x, obj, "role");
 		hs->role_ok = true;
