@@ -354,6 +354,12 @@ class Api(object):
 
     # ------------------------------------------------------------------ decoding
     def decode_body(self, body, ctype, allow_yaml=False):
+        if (ctype or "").startswith("application/vnd.kubernetes.protobuf") or \
+                body[:4] == b"k8s\x00":
+            raise ApiError(415, "UnsupportedMediaType",
+                           "the body of the request was in an unknown format - accepted media "
+                           "types include: application/json, application/yaml (kubesim does "
+                           "not decode protobuf request bodies)", {})
         if len(body) > MAX_BODY:
             raise ApiError(413, "RequestEntityTooLarge",
                            "Request entity too large: limit is %d" % MAX_BODY, {})
