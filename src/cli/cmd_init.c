@@ -120,6 +120,22 @@ static void parse_host(struct init_host *h, const char *arg, bool cp, size_t nth
 	}
 }
 
+/*
+ * Values are written into the YAML unquoted, so they may hold only
+ * characters that cannot change its structure (no spaces, '#', quotes,
+ * brackets...). Anything else would be refused or, worse, cut short
+ * ("10.0.0.1 #x" reads as 10.0.0.1), so refuse it here.
+ */
+static bool plain_safe(const char *s)
+{
+	if (!*s)
+		return false;
+	for (const char *p = s; *p; p++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:=-", *p))
+			return false;
+	return true;
+}
+
 /* Check the rendered profile; print its problems against the options. */
 static int check_rendered(const struct kf_buf *b)
 {
@@ -165,6 +181,11 @@ static int run_init(int argc, char **argv, struct kf_cli *cli)
 				goto out;
 			}
 			v = argv[++i];
+			if (strcmp(a, "-f") && strcmp(a, "--file") && !plain_safe(v)) {
+				result = kf_cli_usage(cli, self(), "invalid %s '%s': use letters, digits and . - _ : = only",
+						      a, v);
+				goto out;
+			}
 		} else if (a[0] != '-' && !file) {
 			file = a;
 			continue;

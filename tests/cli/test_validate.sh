@@ -139,6 +139,10 @@ run "$KFBOOT" init --name Not_Valid
 [ "$rc" = 2 ] || fail "init with a bad name: exit $rc, want 2"
 echo "$err" | grep -q "invalid name 'Not_Valid'" || fail "init bad name message: $err"
 [ -z "$out" ] || fail "init with a bad name still printed a profile"
+# a value that YAML would cut short or restructure is refused, not written
+run "$KFBOOT" init --worker "10.0.0.11 #comment"
+[ "$rc" = 2 ] || fail "init with a '#' in an address: exit $rc, want 2"
+[ -z "$out" ] || fail "init with a '#' in an address still printed a profile"
 "$KFBOOT" init --help | grep -q "usage: kfboot init" || fail "init --help"
 
 echo "test_validate: $checked files checked"
