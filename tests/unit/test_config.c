@@ -123,8 +123,9 @@ static void test_config_data__every_case_matches_its_errors_file(void **state)
 		kf_diags_sort(&d);
 		for (size_t j = 0; j < d.n; j++) {
 			kf_buf_addf(&got, "%d:%d: %s\n", d.v[j].line, d.v[j].col, d.v[j].msg);
-			/* Every problem names the file it is in. */
+			/* Every problem names the file, line and column. */
 			assert_string_equal(d.v[j].file, path);
+			assert_true(d.v[j].line > 0 && d.v[j].col > 0);
 		}
 		/* Valid exactly when there is no problem; never half of each. */
 		assert_int_equal(rc == 0, d.n == 0);
@@ -378,6 +379,21 @@ static void test_config_load__every_problem_at_once(void **state)
 	free(p);
 }
 
+static void test_config_load__refuses_huge_input_before_parsing(void **state)
+{
+	size_t n = (4u << 20) + 1;
+	char *big = kf_xmalloc(n);
+	struct kf_diags d = KF_DIAGS_INIT;
+	struct kf_cluster *c = NULL;
+
+	memset(big, '#', n);
+	assert_int_equal(kf_cluster_load_buf(&c, "big.yaml", big, n, &d, NULL), KF_EINVAL);
+	assert_int_equal(d.n, 1);
+	assert_string_equal(d.v[0].msg, "the profile is larger than 4 MiB");
+	kf_diags_release(&d);
+	free(big);
+}
+
 /* ---- JSON ------------------------------------------------------------- */
 
 static void test_config_json__round_trips_through_the_loader(void **state)
@@ -629,6 +645,7 @@ int main(void)
 		cmocka_unit_test(test_config_load__missing_file_is_an_error_not_a_problem),
 		cmocka_unit_test(test_config_load__null_diags_still_fails),
 		cmocka_unit_test(test_config_load__every_problem_at_once),
+		cmocka_unit_test(test_config_load__refuses_huge_input_before_parsing),
 		cmocka_unit_test(test_config_json__round_trips_through_the_loader),
 		cmocka_unit_test(test_config_cidr__parses_ipv4_and_ipv6),
 		cmocka_unit_test(test_config_cidr__dual_stack_lists),
