@@ -115,7 +115,7 @@ static int run_up(int argc, char **argv, struct kf_cli *cli)
 		}
 		rc = kf_cli_fail(cli, err);
 		if (cli->output != KF_OUT_JSON)
-			fprintf(stderr, "kfboot: the log of this run is %s; `kfboot up` again resumes where it stopped\n", logpath);
+			fprintf(stderr, "kfboot: log of this run: %s\n", logpath);
 		goto out;
 	}
 	if (cli->output != KF_OUT_JSON && !cli->quiet) {

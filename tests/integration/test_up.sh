@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# test_up.sh - `kfboot up`, `status`, `kubeconfig` and `reset` against real
+# sshd test nodes (tests/nodes: namespaces, an overlay of /, stand-ins for
+# kubeadm/kubelet/kubectl/systemctl): 1 control plane + 3 workers, then a
+# fourth worker added. No network: packages come from an offline bundle.
+#
+#  1. a worker whose user has no passwordless sudo: one message naming the
+#     host, and nothing changed on any node
+#  2. an unreachable address: one message naming the host
+#  3. up -> every node joined and Ready; the kubeconfig is 0600 and points
+#     at the control plane; the log holds no token
+#  4. up again -> "nothing to do", no kubeadm call on any node
+#  5. reset, then up killed right after 'init control plane'; up again
+#     resumes and finishes, and kubeadm init ran once
+#  6. a worker added to the profile -> only that worker prepared and joined
+#  7. reset -> nothing joined, journal and kubeconfig gone; reset without
+#     --yes and without a terminal refuses
+set -euo pipefail
+: "${KFBOOT:?}" "${KF_SOURCE_DIR:?}"
+# shellcheck source=prov-lib.sh
+. "$KF_SOURCE_DIR/tests/integration/prov-lib.sh"
+prov_need_root
+
+T=$(mktemp -d /tmp/kfboot-test-up.XXXXXX)
+cleanup() {
+	prov_nodes_down "$T"
+	rm -rf "$T"
+}
+trap cleanup EXIT
+fail() {
+	echo "FAIL: $*" >&2
+	for f in "$T"/out "$T"/err; do [ -s "$f" ] && { echo "--- $f" >&2; tail -n 40 "$f" >&2; }; done
+	exit 1
+}
+step() { echo "--- $*"; }
+
+prov_nodes_up 5 "$T"
+prov_bundle "$T/bundle"
+STATE=$T/state
+IGN=$(prov_ignore_opts "$T")
+kf() { "$KFBOOT" "$@" --state-dir "$STATE"; }
+# shellcheck disable=SC2086
+up() { "$KFBOOT" up -f "$1" --state-dir "$STATE" $IGN; }
+calls() { # node program: how many times a stand-in ran `program` to change something
+	local re=" $2 "
+	case $2 in
+	kubeadm) re=' kubeadm (init|join|reset|token create)' ;;
+	apt-get) re=' apt-get install' ;;
+	esac
+	prov_node_exec "$T" "$1" sh -c "grep -cE '$re' /var/log/kfboot-standins.log || true"
+}
+json_check() { /usr/bin/python3 -c "$1" "$2" || fail "$3"; }
+
+prov_profile "$T/four.yaml" t4 "$T/bundle" 4
+prov_profile "$T/five.yaml" t4 "$T/bundle" 5
+prov_profile "$T/nosudo.yaml" t4 "$T/bundle" 4 node3=nosudo
+
+step "1. a host without passwordless sudo"
+set +e
+up "$T/nosudo.yaml" >"$T/out" 2>"$T/err"
+rc=$?
+set -e
+[ "$rc" = 1 ] || fail "up with a nosudo host exited $rc, want 1"
+grep -q "host node3: user 'nosudo' has no passwordless sudo" "$T/err" || fail "no clear sudo message"
+[ "$(grep -c 'passwordless sudo' "$T/err")" = 1 ] || fail "the sudo problem is reported more than once"
+grep -q "nothing was changed on any host" "$T/err" || fail "does not say nothing changed"
+for n in 1 2 3 4; do
+	for prog in apt-get kubeadm sysctl swapoff; do
+		[ "$(calls "node$n" "$prog")" = 0 ] || fail "node$n: $prog ran although preflight failed"
+	done
+	# facts.sh asks `modprobe -n` (dry run); nothing may load a module
+	prov_node_exec "$T" "node$n" sh -c "! grep ' modprobe ' /var/log/kfboot-standins.log | grep -qv ' -n '" ||
+		fail "node$n: a module was loaded although preflight failed"
+	prov_node_exec "$T" "node$n" test ! -e /home/kfuser/.kfboot || fail "node$n: staging dir created"
+	prov_node_exec "$T" "node$n" test ! -e /etc/modules-load.d/kfboot-k8s.conf || fail "node$n: prepared"
+done
+
+step "2. an unreachable host"
+sed "s/address: $KF_NODE_4_ADDR/address: $KF_NODES_UNUSED_ADDR/" "$T/four.yaml" >"$T/unreach.yaml"
+set +e
+up "$T/unreach.yaml" >"$T/out" 2>"$T/err"
+rc=$?
+set -e
+[ "$rc" = 1 ] || fail "up with an unreachable host exited $rc"
+grep -q "node4" "$T/err" || fail "the unreachable host is not named"
+[ "$(calls node1 apt-get)" = 0 ] || fail "something was installed although a host was unreachable"
+
+step "3. up: 1 control plane + 3 workers"
+up "$T/four.yaml" >"$T/out" 2>"$T/err" || fail "up exited $?"
+grep -q "cluster 't4' is up" "$T/out" || fail "no success line"
+kf status -f "$T/four.yaml" -o json >"$T/status.json" || fail "status exited $?"
+json_check 'import json,sys
+d=json.load(open(sys.argv[1]))
+assert len(d["hosts"]) == 4, d
+for h in d["hosts"]:
+    assert h["reachable"] and h["joined"] and h["node"] == "Ready", h' "$T/status.json" "not every node joined and Ready"
+kc=$STATE/t4/admin.conf
+[ "$(stat -c %a "$kc")" = 600 ] || fail "kubeconfig mode is $(stat -c %a "$kc")"
+grep -q "server: https://$KF_NODE_1_ADDR:6443" "$kc" || fail "kubeconfig server not rewritten"
+kf kubeconfig -f "$T/four.yaml" | grep -q "current-context: t4" || fail "kubeconfig command"
+kf kubeconfig -f "$T/four.yaml" --merge "$T/merged" >/dev/null || fail "kubeconfig --merge"
+[ "$(stat -c %a "$T/merged")" = 600 ] || fail "merged kubeconfig mode"
+cat "$KF_NODES_CLUSTER_DIR"/tokens/* 2>/dev/null | awk '{print $1}' >"$T/secrets"
+[ -s "$T/secrets" ] || fail "no bootstrap token on the control plane"
+while read -r tok; do
+	! grep -rq "$tok" "$STATE" "$T/out" "$T/err" || fail "a bootstrap token secret reached a log or output"
+done <"$T/secrets"
+
+step "4. up again changes nothing"
+before=$(calls node1 kubeadm)
+up "$T/four.yaml" >"$T/out" 2>"$T/err" || fail "second up exited $?"
+grep -q "nothing to do" "$T/out" || fail "second up does not say nothing to do"
+for n in 1 2 3 4; do
+	[ "$(calls "node$n" apt-get)" -le 1 ] || fail "node$n: apt-get ran again"
+done
+[ "$(calls node1 kubeadm)" = "$before" ] || fail "second up ran kubeadm on the control plane"
+
+step "5. an interrupted up resumes"
+kf reset -f "$T/four.yaml" --yes >"$T/out" 2>"$T/err" || fail "reset exited $?"
+inits=$(prov_node_exec "$T" node1 sh -c "grep -c 'kubeadm init' /var/log/kfboot-standins.log || true")
+set +e
+KFBOOT_TEST_KILL_AFTER_PHASE=init up "$T/four.yaml" >"$T/out" 2>"$T/err"
+rc=$?
+set -e
+[ "$rc" = 137 ] || fail "up with the kill hook exited $rc, want 137 (SIGKILL)"
+json_check 'import json,sys
+d=json.load(open(sys.argv[1]))
+assert d["run"]["finished"] is None, d["run"]
+assert "init" in d["hosts"]["node1"], d' "$STATE/t4/journal.json" "journal does not show an unfinished run after init"
+up "$T/four.yaml" >"$T/out" 2>"$T/err" || fail "resumed up exited $?"
+grep -q "resuming" "$T/err" || fail "the resumed run does not say it resumes"
+grep -q "node1: init control plane: already initialised" "$T/err" || fail "init was not detected as done"
+grep -q "node2: join workers: done" "$T/err" || fail "the resumed run did not join the workers"
+[ "$(prov_node_exec "$T" node1 sh -c "grep -c 'kubeadm init' /var/log/kfboot-standins.log")" = $((inits + 1)) ] ||
+	fail "kubeadm init ran more than once"
+
+step "6. a worker added to the profile joins alone"
+b2=$(calls node2 kubeadm)
+up "$T/five.yaml" >"$T/out" 2>"$T/err" || fail "up with node5 exited $?"
+grep -q "node5: prepare nodes: done" "$T/err" || fail "node5 was not prepared"
+grep -q "node5: join workers: done" "$T/err" || fail "node5 was not joined"
+for n in 2 3 4; do
+	grep -q "node$n: join workers: already joined" "$T/err" || fail "node$n was not left alone"
+	grep -q "node$n: prepare nodes: already prepared" "$T/err" || fail "node$n was prepared again"
+done
+[ "$(calls node2 kubeadm)" = "$b2" ] || fail "kubeadm ran on node2 again"
+kf status -f "$T/five.yaml" -o json >"$T/status.json"
+json_check 'import json,sys
+d=json.load(open(sys.argv[1]))
+assert [h["node"] for h in d["hosts"]] == ["Ready"] * 5, d' "$T/status.json" "not 5 nodes Ready"
+
+step "7. reset"
+set +e
+kf reset -f "$T/five.yaml" </dev/null >"$T/out" 2>"$T/err"
+rc=$?
+set -e
+[ "$rc" = 2 ] || fail "reset without --yes and without a terminal exited $rc, want 2"
+grep -q "without --yes" "$T/err" || fail "no refusal message"
+kf reset -f "$T/five.yaml" --yes >"$T/out" 2>"$T/err" || fail "reset exited $?"
+kf status -f "$T/five.yaml" -o json >"$T/status.json"
+json_check 'import json,sys
+d=json.load(open(sys.argv[1]))
+assert not any(h["joined"] for h in d["hosts"]), d' "$T/status.json" "hosts still joined after reset"
+if [ -e "$STATE/t4/journal.json" ] || [ -e "$STATE/t4/admin.conf" ]; then
+	fail "reset left the journal or kubeconfig"
+fi
+for n in 1 2 5; do
+	prov_node_exec "$T" "node$n" sh -c '! ls /etc/cni/net.d/* >/dev/null 2>&1' || fail "node$n: CNI config left"
+done
+echo "PASS: test_up"
