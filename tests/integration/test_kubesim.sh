@@ -257,14 +257,15 @@ check "json patch" contains "$out" '"j":"2"'
 # label selectors
 mkcm sel-a >/dev/null && k label cm sel-a -n demo env=prod tier=db >/dev/null
 mkcm sel-b >/dev/null && k label cm sel-b -n demo env=dev >/dev/null
+mkcm sel-c >/dev/null && k label cm sel-c -n demo app=web >/dev/null
 out=$(k get cm -n demo -l 'env in (prod,staging)' -o name)
 check "label selector: in" eq "$out" "configmap/sel-a"
 out=$(k get cm -n demo -l 'env,env!=prod' -o name)
 check "label selector: exists + !=" eq "$out" "configmap/sel-b"
 out=$(k get cm -n demo -l '!env,app=web' -o name)
-check "label selector: !key + =" eq "$out" "configmap/cm1"
+check "label selector: !key + =" eq "$out" "configmap/sel-c"
 out=$(k get cm -n demo -l 'env notin (dev)' -o name | sort | tr '\n' ' ')
-check "label selector: notin" eq "$out" "configmap/cm1 configmap/sel-a configmap/y1 "
+check "label selector: notin" eq "$out" "configmap/cm1 configmap/sel-a configmap/sel-c configmap/y1 "
 out=$(k get cm -n demo --field-selector metadata.name=sel-b -o name)
 check "field selector metadata.name" eq "$out" "configmap/sel-b"
 out=$(c "$API/api/v1/namespaces/demo/configmaps?limit=2")

@@ -1115,6 +1115,16 @@ class Api(object):
                 return ne.obj
             if dry_run:
                 return e.obj
+            fins = e.obj["metadata"].get("finalizers") or []
+            if fins:
+                # like the real server: mark for deletion, keep it until finalizers are gone
+                if e.obj["metadata"].get("deletionTimestamp"):
+                    return e.obj
+                new = copy.deepcopy(e.obj)
+                new["metadata"]["deletionTimestamp"] = now_ts()
+                new["metadata"]["deletionGracePeriodSeconds"] = 0
+                ne = self._store(rdef, ns, name, new, e.managed, "MODIFIED", e.obj)
+                return ne.obj
             obj = self._remove(rdef.gr, ns, name)
             if rdef.gr == ("apiextensions.k8s.io", "customresourcedefinitions"):
                 self._crd_deleted(e.obj)
@@ -1147,6 +1157,13 @@ class Api(object):
     def _after_write(self, rdef, ns, name, entry, old):
         gr = rdef.gr
         obj = entry.obj
+        md = obj["metadata"]
+        if md.get("deletionTimestamp") and not md.get("finalizers") and \
+                gr != ("", "namespaces"):
+            self._remove(gr, ns, name)
+            if gr == ("apiextensions.k8s.io", "customresourcedefinitions"):
+                self._crd_deleted(obj)
+            return
         if gr == ("apiextensions.k8s.io", "customresourcedefinitions"):
             self._crd_written(obj, old)
         elif gr == ("", "namespaces") and old is None:
@@ -1303,11 +1320,12 @@ class Api(object):
         self.reg.remove_crd(crd["metadata"]["name"])
 
     # ------------------------------------------------------------------ watch
-    def watch_events(self, rdef, ns, from_rv, lreqs, freqs, deadline, alive):
+    def watch_events(self, rdef, ns, from_rv, lreqs, freqs, deadline, alive, bookmarks=False,
+                     send_initial=False, bookmark_every=10.0):
         """Generator of (type, obj) events."""
         with self.lock:
-            if from_rv in (None, "", "0"):
-                initial = []
+            initial = []
+            if send_initial or from_rv in (None, "", "0"):
                 b = self.data.get(rdef.gr) or {}
                 for n in ([ns] if ns else sorted(b)):
                     for name in sorted(b.get(n) or {}):
@@ -1320,7 +1338,6 @@ class Api(object):
                     last = int(from_rv)
                 except ValueError:
                     raise bad_request("invalid resource version: %s" % from_rv)
-                initial = []
                 if last < self.oldest_rv - 1:
                     yield ("ERROR", {"kind": "Status", "apiVersion": "v1", "metadata": {},
                                      "status": "Failure",
@@ -1330,20 +1347,33 @@ class Api(object):
                     return
         for o in initial:
             yield ("ADDED", o)
+        if send_initial:
+            yield ("BOOKMARK", {"kind": rdef.kind, "apiVersion": rdef.api_version,
+                                "metadata": {"resourceVersion": str(last), "annotations": {
+                                    "k8s.io/initial-events-end": "true"}}})
+        last_sent = time.monotonic()
         while True:
             batch = []
             with self.lock:
                 while True:
                     if self.events and self.events[-1][0] > last:
                         break
-                    remaining = deadline - time.monotonic()
+                    now = time.monotonic()
+                    remaining = deadline - now
                     if remaining <= 0 or not alive():
                         return
-                    self.cv.wait(min(remaining, 5.0))
+                    if bookmarks and now - last_sent >= bookmark_every:
+                        break
+                    self.cv.wait(min(remaining, 2.0))
                 for ev in reversed(self.events):
                     if ev[0] <= last:
                         break
                     batch.append(ev)
+            if not batch:
+                last_sent = time.monotonic()
+                yield ("BOOKMARK", {"kind": rdef.kind, "apiVersion": rdef.api_version,
+                                    "metadata": {"resourceVersion": str(last)}})
+                continue
             batch.reverse()
             for rv, gr, ens, etype, obj, old in batch:
                 last = rv
@@ -1353,13 +1383,17 @@ class Api(object):
                 if etype == "MODIFIED" and (lreqs or freqs):
                     was = old is not None and _sel_ok(old, lreqs, freqs)
                     if ok and not was:
+                        last_sent = time.monotonic()
                         yield ("ADDED", obj)
                     elif was and not ok:
+                        last_sent = time.monotonic()
                         yield ("DELETED", obj)
                     elif ok:
+                        last_sent = time.monotonic()
                         yield ("MODIFIED", obj)
                     continue
                 if ok:
+                    last_sent = time.monotonic()
                     yield (etype, obj)
 
 

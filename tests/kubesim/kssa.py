@@ -510,6 +510,9 @@ def merge_patch(target, patch):
     for k, v in patch.items():
         if v is None:
             out.pop(k, None)
+        elif k not in out and isinstance(v, dict) and v and \
+                all(x is None for x in v.values()):
+            continue  # deleting keys of a map that is not there: no empty map appears
         else:
             out[k] = merge_patch(out.get(k), v)
     return out

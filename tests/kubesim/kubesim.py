@@ -720,8 +720,11 @@ class Sim(object):
             except (OSError, ValueError):
                 return False
 
+        truthy = ("1", "true", "True")
         gen = self.api.watch_events(rdef, ns, q.get("resourceVersion"), lreqs, freqs, deadline,
-                                    alive)
+                                    alive, bookmarks=q.get("allowWatchBookmarks") in truthy,
+                                    send_initial=q.get("sendInitialEvents") in truthy,
+                                    bookmark_every=self.args.bookmark_interval)
         h.send_response(200)
         h.send_header("Content-Type", "application/json")
         h.send_header("Transfer-Encoding", "chunked")
@@ -732,7 +735,7 @@ class Sim(object):
         h.wfile.flush()
         try:
             for etype, obj in gen:
-                if etype != "ERROR":
+                if etype not in ("ERROR", "BOOKMARK"):
                     obj = self.api.render(obj, rdef)
                 line = json.dumps({"type": etype, "object": obj},
                                   separators=(",", ":")).encode() + b"\n"
@@ -880,7 +883,10 @@ def main(argv=None):
                          "127.0.0.1:PORT (0 = pick; see --control-port-file)")
     ap.add_argument("--control-port-file")
     ap.add_argument("--faults", help="initial fault config as JSON (see README)")
-    ap.add_argument("--idle-timeout", type=float, default=300.0)
+    ap.add_argument("--idle-timeout", type=float, default=300.0,
+                    help="close idle keep-alive connections after this many seconds")
+    ap.add_argument("--bookmark-interval", type=float, default=10.0,
+                    help="seconds between BOOKMARK events on idle watches that allow them")
     ap.add_argument("--log", action="store_true", help="log every request to stderr")
     args = ap.parse_args(argv)
 
