@@ -11,6 +11,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config/config.h"
 #include "config/profile.h"
@@ -129,18 +130,37 @@ out:
 	return result;
 }
 
-/* Relative paths in a profile resolve against its folder; a profile read
- * from a device (/dev/stdin) or /proc resolves them against the working
- * directory. NULL means the working directory. */
+/* The working directory, or NULL when it cannot be known. */
+static char *cwd(void)
+{
+	return getcwd(NULL, 0);
+}
+
+/*
+ * Relative paths in a profile resolve against its folder, made absolute so
+ * that what -o yaml prints means the same from any directory. A profile
+ * read from a device (/dev/stdin) or /proc resolves them against the
+ * working directory. NULL: the working directory is unknown; paths stay
+ * relative.
+ */
 static char *profile_dir(const char *path)
 {
 	const char *slash = strrchr(path, '/');
+	char *dir, *real;
 
 	if (kf_str_startswith(path, "/dev/") || kf_str_startswith(path, "/proc/") || !slash)
-		return NULL;
+		return cwd();
 	if (slash == path)
 		return kf_xstrdup("/");
-	return kf_xstrndup(path, (size_t)(slash - path));
+	dir = kf_xstrndup(path, (size_t)(slash - path));
+	if (dir[0] == '/')
+		return dir;
+	real = realpath(dir, NULL);
+	if (real) {
+		free(dir);
+		return real;
+	}
+	return dir;
 }
 
 int kf_cluster_load(struct kf_cluster **out, const char *path,
@@ -166,7 +186,11 @@ int kf_cluster_load_buf(struct kf_cluster **out, const char *name,
 			const char *data, size_t len, struct kf_diags *diags,
 			struct kf_err **err)
 {
-	return load(out, name, data, len, NULL, diags, err);
+	char *dir = cwd();
+	int result = load(out, name, data, len, dir, diags, err);
+
+	free(dir);
+	return result;
 }
 
 void kf_cluster_free(struct kf_cluster *c)

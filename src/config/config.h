@@ -104,7 +104,8 @@ json_t *kf_cluster_to_json(const struct kf_cluster *c);
 /* ---- additions ---------------------------------------------------------
  * Relative paths in a profile (identityFile, knownHostsFile, offlineBundle,
  * kubeflow.source.path) resolve against the folder of the profile file;
- * kf_cluster_load_buf() resolves them against the working directory.
+ * kf_cluster_load_buf() resolves them against the working directory. The
+ * cluster holds them absolute.
  * Every diagnostic carries the file name given to the loader.
  */
 

@@ -100,6 +100,13 @@ for f in "$KF_SOURCE_DIR"/profiles/*.yaml; do
 	run "$KFBOOT" validate -f "$tmp/full.yaml"
 	[ "$rc" = 0 ] || fail "$f: the -o yaml output does not validate: $out"
 done
+for f in "$data"/valid-*.yaml "$data"/identity-readable.yaml; do
+	"$KFBOOT" validate -o yaml -f "$f" >"$tmp/full.yaml" || fail "$f: -o yaml failed"
+	run "$KFBOOT" validate -f "$tmp/full.yaml"
+	[ "$rc" = 0 ] || fail "$f: the -o yaml output does not validate: $out"
+	"$KFBOOT" validate -o yaml -f "$tmp/full.yaml" >"$tmp/again.yaml"
+	cmp -s "$tmp/full.yaml" "$tmp/again.yaml" || fail "$f: -o yaml is not stable: $(diff "$tmp/full.yaml" "$tmp/again.yaml")"
+done
 run "$KFBOOT" validate -o yaml -f "$data/unknown-field.yaml"
 [ "$rc" = 1 ] || fail "-o yaml on a bad file: exit $rc"
 [ -z "$out" ] || fail "-o yaml on a bad file printed YAML"
