@@ -5,7 +5,8 @@
 # output, exit status and streaming, stdin, timeouts, upload with mode,
 # sudo, host key policy (unknown, accept-new once even in parallel,
 # changed), auth failures (wrong user, missing key, RSA, passphrase),
-# unreachable addresses, and a bastion hop. Needs root; skips otherwise.
+# unreachable addresses, and a bastion hop; then tests/nodes/selftest.sh
+# checks the stand-ins on the same nodes. Needs root; skips otherwise.
 set -euo pipefail
 
 if [ "$(id -u)" != 0 ]; then
@@ -228,6 +229,14 @@ else fail "bastion: host key" "rc=$RC err=$ERR"; fi
 run P -H "$KF_NODES_UNUSED_ADDR" -u kfuser -B "$A1" -U kfuser exec true
 if [ "$RC" = 255 ] && has "$ERR" "cannot open a tunnel"; then pass "bastion: unreachable target through the bastion"
 else fail "bastion: unreachable target" "rc=$RC err=$ERR"; fi
+
+# --- the harness's stand-ins (kubeadm, kubectl, systemctl, ...) on the same nodes ---
+set +e
+bash "$SRC/tests/nodes/selftest.sh" "$T/nodes" >"$T/selftest" 2>&1
+set -e
+cat "$T/selftest"
+PASSES=$((PASSES + $(grep -c '^ok - ' "$T/selftest" || true)))
+FAILS=$((FAILS + $(grep -c '^FAIL - ' "$T/selftest" || true)))
 
 # --- timing ------------------------------------------------------------------------
 run env KF_PROBE_TIMING=1 "$PROBE" -i "$KEY" -k "$KH" -g '' -H "$A1" -u kfuser -c 5 exec true
