@@ -721,8 +721,10 @@ static int labels_dry_run(const struct kf_actx *x, struct kf_plan_phase *out,
 		a->note = kf_xstrdup("a single-node cluster: let pods run on the control plane");
 		free(cmd);
 	}
-	if (!out->n)
+	if (!out->n) {
+		free(out->when);
 		out->when = kf_xstrdup("nothing: no labels or taints in the profile");
+	}
 	return 0;
 }
 
