@@ -118,7 +118,7 @@ static bool all_printable(const char *s, size_t n, bool tab, bool nl)
 	return true;
 }
 
-static bool can_be_plain(const char *s, size_t n, bool root)
+static bool can_be_plain(const char *s, size_t n)
 {
 	unsigned char c;
 
@@ -275,8 +275,7 @@ static void emit_literal(struct emitter *e, const char *s, size_t n, size_t ind)
 		put(e, "\n", 1);
 		i = nl ? end + 1 : n;
 	}
-	/* A string without a final newline still needs one to end the line;
-	 * "|-" strips it again. */
+	/* The last line always ends with a newline; "|-" strips it again. */
 }
 
 static void emit_real(struct emitter *e, double f)
@@ -306,28 +305,32 @@ static void emit_real(struct emitter *e, double f)
 	puts_(e, buf);
 }
 
-/* A string scalar in value position; `ind` is where block content goes. */
-static void emit_string(struct emitter *e, const char *s, size_t n, size_t ind,
-			bool root)
+/* A string scalar in value position and the end of its line; `ind` is
+ * where the lines of a block scalar go. */
+static void emit_string_line(struct emitter *e, const char *s, size_t n,
+			     size_t ind)
 {
-	if (can_be_plain(s, n, root))
+	if (can_be_plain(s, n)) {
 		put(e, s, n);
-	else if (can_be_literal(s, n))
-		emit_literal(e, s, n, ind);
-	else
+	} else if (can_be_literal(s, n)) {
+		emit_literal(e, s, n, ind); /* ends its own last line */
+		return;
+	} else {
 		emit_double_quoted(e, s, n);
+	}
+	put(e, "\n", 1);
 }
 
-static void emit_scalar(struct emitter *e, const json_t *v, size_t ind,
-			bool root)
+/* A scalar value and the end of its line. */
+static void emit_scalar_line(struct emitter *e, const json_t *v, size_t ind)
 {
 	char buf[32];
 
 	switch (json_typeof(v)) {
 	case JSON_STRING:
-		emit_string(e, json_string_value(v), json_string_length(v), ind,
-			    root);
-		break;
+		emit_string_line(e, json_string_value(v), json_string_length(v),
+				 ind);
+		return;
 	case JSON_INTEGER:
 		snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT,
 			 json_integer_value(v));
@@ -348,6 +351,7 @@ static void emit_scalar(struct emitter *e, const json_t *v, size_t ind,
 	default:
 		break;
 	}
+	put(e, "\n", 1);
 }
 
 static bool is_block(const json_t *v)
@@ -357,7 +361,7 @@ static bool is_block(const json_t *v)
 }
 
 static void emit_node(struct emitter *e, const json_t *v, size_t ind,
-		      bool first_inline, bool root);
+		      bool first_inline);
 
 /* What follows "key:" or "-": a space and a scalar, or a newline and a
  * block. */
@@ -373,36 +377,30 @@ static void emit_after_indicator(struct emitter *e, const json_t *v,
 			/* "- key: value" and "- - x": the block starts on the
 			 * same line, two columns in */
 			put(e, " ", 1);
-			emit_node(e, v, ind + 2, true, false);
+			emit_node(e, v, ind + 2, true);
 		} else if (json_is_array(v)) {
 			put(e, "\n", 1);
-			emit_node(e, v, ind, false, false);
+			emit_node(e, v, ind, false);
 		} else {
 			put(e, "\n", 1);
-			emit_node(e, v, ind + 2, false, false);
+			emit_node(e, v, ind + 2, false);
 		}
 	} else {
 		put(e, " ", 1);
-		emit_scalar(e, v, ind + 2, false);
-		if (!(json_is_string(v) &&
-		      !can_be_plain(json_string_value(v), json_string_length(v),
-				    false) &&
-		      can_be_literal(json_string_value(v),
-				     json_string_length(v))))
-			put(e, "\n", 1);
+		emit_scalar_line(e, v, ind + 2);
 	}
 }
 
 static void emit_key(struct emitter *e, const char *k, size_t n)
 {
-	if (can_be_plain(k, n, false))
+	if (can_be_plain(k, n))
 		put(e, k, n);
 	else
 		emit_double_quoted(e, k, n);
 }
 
 static void emit_node(struct emitter *e, const json_t *v, size_t ind,
-		      bool first_inline, bool root)
+		      bool first_inline)
 {
 	bool first = true;
 
@@ -445,13 +443,7 @@ static void emit_node(struct emitter *e, const json_t *v, size_t ind,
 			emit_after_indicator(e, el, ind, true);
 		}
 	} else {
-		emit_scalar(e, v, ind + 2, root);
-		if (!(json_is_string(v) &&
-		      !can_be_plain(json_string_value(v), json_string_length(v),
-				    root) &&
-		      can_be_literal(json_string_value(v),
-				     json_string_length(v))))
-			put(e, "\n", 1);
+		emit_scalar_line(e, v, ind + 2);
 	}
 }
 
@@ -470,7 +462,7 @@ int kf_yaml_emit(struct kf_buf *out, const json_t *v, bool doc_start,
 	else if (json_is_array(v) && json_array_size(v) == 0)
 		puts_(&e, "[]\n");
 	else
-		emit_node(&e, v, 0, false, true);
+		emit_node(&e, v, 0, false);
 	if (e.rc) {
 		kf_buf_setlen(out, start);
 		return kf_err_set(err, e.rc, "yaml emit: output too large");
