@@ -878,6 +878,16 @@ static bool same_endpoint(const struct kf_host *a, const struct host_src *as,
 	return !strcasecmp(a->address, b->address);
 }
 
+/* Where to report a repeat: at its own value, or, when an alias repeats
+ * the very same node, at the list entry that holds the alias. */
+static struct kf_pos repeat_pos(struct kf_pos repeat, struct kf_pos first,
+				const struct kf_host *h)
+{
+	if (repeat.line == first.line && repeat.col == first.col && h->pos.line)
+		return h->pos;
+	return repeat;
+}
+
 static void check_hosts(struct ctx *x, struct kf_cluster *c, struct host_src *hs,
 			const json_t *spec)
 {
@@ -888,14 +898,16 @@ static void check_hosts(struct ctx *x, struct kf_cluster *c, struct host_src *hs
 
 		for (size_t j = 0; j < i && h->name; j++) {
 			if (c->hosts[j].name && !strcmp(c->hosts[j].name, h->name)) {
-				problem(x, hs[i].name_pos, "duplicate host name '%s' (first at line %d)",
+				problem(x, repeat_pos(hs[i].name_pos, hs[j].name_pos, h),
+					"duplicate host name '%s' (first at line %d)",
 					h->name, hs[j].name_pos.line);
 				break;
 			}
 		}
 		for (size_t j = 0; j < i && h->address; j++) {
 			if (c->hosts[j].address && same_endpoint(&c->hosts[j], &hs[j], h, &hs[i])) {
-				problem(x, hs[i].addr_pos, "duplicate host address '%s' (first at line %d, host '%s')",
+				problem(x, repeat_pos(hs[i].addr_pos, hs[j].addr_pos, h),
+					"duplicate host address '%s' (first at line %d, host '%s')",
 					h->address, hs[j].addr_pos.line,
 					c->hosts[j].name ? c->hosts[j].name : "?");
 				break;
