@@ -183,12 +183,13 @@ int kf_ssh_exec(struct kf_ssh *s, const char *cmd,
 		}
 		if (idle[1] && idle[2] && libssh2_channel_eof(ch))
 			break;
-		if (progress)
-			continue;
+		/* checked on every round: a chatty command must time out too */
 		if (deadline && kf_now() >= deadline) {
 			timed_out = true;
 			goto timeout;
 		}
+		if (progress)
+			continue;
 		libssh2_keepalive_send(s->session, &next);
 		if (kf_ssh__wait(s, deadline)) {
 			timed_out = true;

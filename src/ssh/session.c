@@ -22,11 +22,11 @@
 #include "ssh/internal.h"
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-static int init_rc;
+static atomic_int init_rc; /* atomic: read by every thread after the once */
 
 static void do_init(void)
 {
-	init_rc = libssh2_init(0);
+	atomic_store(&init_rc, libssh2_init(0));
 }
 
 void kf_ssh__init_once(void)
@@ -535,8 +535,9 @@ int kf_ssh_connect(struct kf_ssh **out, const struct kf_ssh_target *t,
 	if (!t || !t->address || !t->address[0])
 		return kf_err_set(err, KF_EINVAL, "ssh: no address to connect to");
 	kf_ssh__init_once();
-	if (init_rc)
-		return kf_err_set(err, KF_EIO, "ssh: libssh2_init failed (%d)", init_rc);
+	if (atomic_load(&init_rc))
+		return kf_err_set(err, KF_EIO, "ssh: libssh2_init failed (%d)",
+				  atomic_load(&init_rc));
 	s = ssh_new(t);
 	deadline = start + s->connect_timeout;
 	kh_files_init(&files, t);

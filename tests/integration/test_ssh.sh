@@ -21,7 +21,9 @@ NODES=$SRC/tests/nodes/nodes.sh
 [ -x "$PROBE" ] || { echo "FAIL: $PROBE is not built"; exit 1; }
 
 T=$(mktemp -d /tmp/kf-test-ssh.XXXXXX)
+AGENT_PID=""
 cleanup() {
+	[ -z "$AGENT_PID" ] || kill "$AGENT_PID" 2>/dev/null || true
 	bash "$NODES" down "$T/nodes" >/dev/null 2>&1 || true
 	rm -rf "$T"
 }
@@ -194,6 +196,32 @@ run "$PROBE" -i "$T/rsa_key" -k "$KH" -g '' -H "$A1" -u kfuser exec true
 if [ "$RC" = 255 ] && has "$ERR" "SHA-1" && has "$ERR" "ed25519"; then pass "auth: RSA key refused by OpenSSH 9 is explained"
 elif [ "$RC" = 0 ]; then pass "auth: RSA key accepted (this libssh2 signs with rsa-sha2)"
 else fail "auth: RSA key" "rc=$RC err=$ERR"; fi
+
+# ssh-agent first: no identity file at all, or a missing one
+eval "$(ssh-agent -s -a "$T/agent.sock")" >/dev/null
+AGENT_PID=$SSH_AGENT_PID
+ssh-add -q "$KEY" 2>/dev/null
+run "$PROBE" -k "$KH" -g '' -H "$A1" -u kfuser exec 'echo via-agent'
+run2_rc=$RC
+run2_out=$OUT
+run "$PROBE" -i "$T/nonexistent_key" -k "$KH" -g '' -H "$A1" -u kfuser exec 'echo via-agent'
+if [ "$run2_rc" = 0 ] && [ "$run2_out" = via-agent ] && [ "$RC" = 0 ] && [ "$OUT" = via-agent ]; then
+	pass "auth: ssh-agent (no key file, or a missing one)"
+else fail "auth: ssh-agent" "rc=$run2_rc/$RC err=$ERR"; fi
+ssh-add -q -D 2>/dev/null
+run "$PROBE" -k "$KH" -g '' -H "$A1" -u kfuser -n node1 exec true
+if [ "$RC" = 255 ] && has "$ERR" "node1" && has "$ERR" "no ssh-agent key, and no identity file is configured"; then
+	pass "auth: empty agent and no key file explained"
+else fail "auth: empty agent" "rc=$RC err=$ERR"; fi
+kill "$AGENT_PID" 2>/dev/null || true
+AGENT_PID=""
+unset SSH_AUTH_SOCK SSH_AGENT_PID
+
+# --- several sessions in threads of one process ------------------------------------
+run P -H "$A1,$A2,$A3" -u kfuser -c 3 exec 'hostname'
+if [ "$RC" = 0 ] && [ "$(awk '{print $3}' <<<"$OUT" | paste -sd' ' -)" = "node1 node2 node3" ]; then
+	pass "threads: one session per host in parallel threads"
+else fail "threads: parallel sessions" "rc=$RC out=$OUT"; fi
 
 # --- reachability ----------------------------------------------------------------
 s=$EPOCHREALTIME

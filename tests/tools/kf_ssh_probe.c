@@ -15,8 +15,13 @@
  *   -a accept-new, -s sudo, -S stamp each output chunk ("+MS fd=N: data")
  *   on stdout, -r send our stdin to the command, -c run CMD COUNT times on
  *   one session (prints per-command timings on stderr).
+ *
+ *   With -H ADDR1,ADDR2,... (exec only) every host gets its own session in
+ *   its own thread, all at once; the probe prints "ADDR STATUS STDOUT" per
+ *   host in the order given and exits 0 only if every command exited 0.
  */
 #include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +42,87 @@ static void on_output(void *ctx, int fd, const char *data, size_t len)
 	}
 	fwrite(data, 1, len, fd == 2 ? stderr : stdout);
 	fflush(fd == 2 ? stderr : stdout);
+}
+
+struct job {
+	struct kf_ssh_target t;
+	const char *cmd;
+	const struct kf_ssh_exec_opts *o;
+	int count;
+	int status;
+	char *result; /* stdout, or the error */
+};
+
+static void *job_main(void *arg)
+{
+	struct job *j = arg;
+	struct kf_ssh *s = NULL;
+	struct kf_err *err = NULL;
+	struct kf_buf out = KF_BUF_INIT;
+	int i;
+
+	j->status = 255;
+	if (kf_ssh_connect(&s, &j->t, &err) == 0) {
+		for (i = 0; i < j->count; i++) {
+			kf_buf_reset(&out);
+			if (kf_ssh_exec(s, j->cmd, j->o, &j->status, &out, NULL, &err)) {
+				j->status = 255;
+				break;
+			}
+		}
+	}
+	if (err) {
+		j->result = kf_err_str(err);
+		kf_err_free(err);
+	} else {
+		kf_buf_rtrim(&out);
+		j->result = kf_buf_detach(&out, NULL);
+	}
+	kf_buf_release(&out);
+	kf_ssh_close(s);
+	return NULL;
+}
+
+/* -H a,b,c: one thread and one session per host. */
+static int run_parallel(const struct kf_ssh_target *proto, const char *cmd,
+			const struct kf_ssh_exec_opts *o, int count)
+{
+	char *list = kf_xstrdup(proto->address), *save = NULL, *a;
+	struct job *jobs = NULL;
+	pthread_t *th = NULL;
+	size_t n = 0, alloc = 0, tha = 0, i;
+	int rc = 0;
+	double start = kf_now();
+
+	for (a = strtok_r(list, ",", &save); a; a = strtok_r(NULL, ",", &save)) {
+		kf_xgrow((void **)&jobs, &alloc, n + 1, sizeof(*jobs));
+		kf_xgrow((void **)&th, &tha, n + 1, sizeof(*th));
+		memset(&jobs[n], 0, sizeof(jobs[n]));
+		jobs[n].t = *proto;
+		jobs[n].t.address = a;
+		jobs[n].t.name = a;
+		jobs[n].cmd = cmd;
+		jobs[n].o = o;
+		jobs[n].count = count;
+		n++;
+	}
+	for (i = 0; i < n; i++)
+		pthread_create(&th[i], NULL, job_main, &jobs[i]);
+	for (i = 0; i < n; i++)
+		pthread_join(th[i], NULL);
+	for (i = 0; i < n; i++) {
+		printf("%s %d %s\n", jobs[i].t.address, jobs[i].status, jobs[i].result);
+		if (jobs[i].status)
+			rc = 1;
+		free(jobs[i].result);
+	}
+	if (getenv("KF_PROBE_TIMING"))
+		fprintf(stderr, "kf_ssh_probe: %zu hosts in parallel: %.1f ms\n", n,
+			(kf_now() - start) * 1000);
+	free(jobs);
+	free(th);
+	free(list);
+	return rc;
 }
 
 static int fail(struct kf_err *err)
@@ -99,6 +185,15 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	verb = argv[optind];
+	if (strchr(t.address, ',')) {
+		if (strcmp(verb, "exec") != 0 || optind + 1 >= argc) {
+			fprintf(stderr, "kf_ssh_probe: several hosts only with exec CMD\n");
+			return 2;
+		}
+		rc = run_parallel(&t, argv[optind + 1], &o, count);
+		kf_buf_release(&in);
+		return rc;
+	}
 	t0 = kf_now();
 	rc = kf_ssh_connect(&s, &t, &err);
 	tc = kf_now() - t0;
