@@ -492,6 +492,13 @@ static json_t *scalar_value(struct loader *l, const struct kf_scalar *sc,
 				(int)(n > 40 ? 40 : n), s);
 			return NULL;
 		}
+		/* Kubernetes marshals the float64 to JSON text with
+		 * encoding/json ("1000", not "1000.0") and reads that back
+		 * as an int64 when it fits: so does 1e3, 1.0 or !!float 1
+		 * reach the API server, and so must it here. */
+		if (sc->f == trunc(sc->f) && sc->f >= -9223372036854775808.0 &&
+		    sc->f < 9223372036854775808.0)
+			return json_integer((json_int_t)sc->f);
 		return json_real(sc->f);
 	case KF_SC_BINARY:
 		if (!kf_yaml_b64_decode(s, n, &raw, &rawlen)) {

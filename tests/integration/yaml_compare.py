@@ -22,7 +22,8 @@ Both must agree with kfboot on the files given (they do on the Kubeflow
 manifests, where none of the differences occur); `--mode k8s` or
 `--mode yaml11` checks only one. Non-string map keys are turned into
 strings the way sigs.k8s.io/yaml does (true -> "true", 1 -> "1", floats
-as Go's FormatFloat(f, 'g', -1, 32)).
+as Go's FormatFloat(f, 'g', -1, 32)), and integral floats become integers
+(encoding/json writes 1e3 as 1000, which Kubernetes reads as an int64).
 
 Run with /usr/bin/python3 (Debian's python3-yaml).
 """
@@ -218,8 +219,13 @@ def normalize(v):
         return [normalize(x) for x in v]
     if isinstance(v, bytes):
         return v.decode("utf-8", errors="replace")
-    if isinstance(v, float) and (math.isinf(v) or math.isnan(v)):
-        raise ValueError("%r cannot be represented in JSON" % v)
+    if isinstance(v, float):
+        if math.isinf(v) or math.isnan(v):
+            raise ValueError("%r cannot be represented in JSON" % v)
+        # encoding/json writes an integral float64 as "1000"; Kubernetes
+        # reads that back as an int64 when it fits.
+        if v == math.trunc(v) and -2 ** 63 <= v < 2 ** 63:
+            return int(v)
     return v
 
 

@@ -610,7 +610,8 @@ static void test_yaml_emit__numbers_and_nesting_round_trip(void **state)
 {
 	static const char *const docs[] = {
 		"[0, -1, 9223372036854775807, -9223372036854775808]",
-		"[1.0, -0.0, 0.1, 1e300, 1.5e-300, 123456789.123, 1e21, 5e-324]",
+		"[1.5, -0.25, 0.1, 1e300, 1.5e-300, 123456789.123, 1e21, 5e-324]",
+		"[1e20, 9.3e18, -9.3e18, 1.7976931348623157e308, 1e-7]",
 		"[true, false, null, {}, [], [[]], [{}], {\"a\": []}]",
 		"{\"a\": {\"b\": {\"c\": [1, [2, [3, {\"d\": [4]}]]]}}}",
 		"[[1, 2], [[3]], {\"x\": [{\"y\": null}]}]",
@@ -626,12 +627,31 @@ static void test_yaml_emit__numbers_and_nesting_round_trip(void **state)
 	}
 }
 
+static void test_yaml_emit__integral_reals_load_as_integers(void **state)
+{
+	/* Any YAML spelling of 1.0 reaches Kubernetes as the JSON integer 1,
+	 * so a hand-built integral real comes back as an integer. */
+	json_t *v = json_loads("[1.0, -0.0, 1e3]", 0, NULL);
+	json_t *want = json_loads("[1, 0, 1000]", 0, NULL);
+	struct kf_buf b = KF_BUF_INIT;
+	struct kf_yaml_docs *d = NULL;
+
+	assert_int_equal(kf_yaml_emit(&b, v, false, NULL), 0);
+	assert_string_equal(b.buf, "- 1.0\n- -0.0\n- 1000.0\n");
+	assert_int_equal(kf_yaml_load_buf(&d, "t", b.buf, b.len, NULL, NULL), 0);
+	assert_true(json_equal(kf_yaml_doc(d, 0), want));
+	kf_yaml_free(d);
+	kf_buf_release(&b);
+	json_decref(v);
+	json_decref(want);
+}
+
 static void test_yaml_emit__output_is_readable(void **state)
 {
 	json_t *v = json_loads("{\"kind\": \"Pod\", \"metadata\": {\"name\": \"x\","
 			       " \"labels\": {\"on\": \"yes\"}}, \"spec\": {\"args\":"
 			       " [\"-v\", \"1\"], \"script\": \"echo a\\necho b\\n\","
-			       " \"n\": 3, \"f\": 1.0, \"e\": {}}}",
+			       " \"n\": 3, \"f\": 1.5, \"e\": {}}}",
 			       0, NULL);
 	struct kf_buf b = KF_BUF_INIT;
 
@@ -649,7 +669,7 @@ static void test_yaml_emit__output_is_readable(void **state)
 				   "    echo a\n"
 				   "    echo b\n"
 				   "  \"n\": 3\n" /* n is false */
-				   "  f: 1.0\n"
+				   "  f: 1.5\n"
 				   "  e: {}\n");
 	kf_buf_release(&b);
 	json_decref(v);
@@ -718,6 +738,7 @@ int main(void)
 		cmocka_unit_test(test_yaml_error__load_file_missing),
 		cmocka_unit_test(test_yaml_emit__tricky_strings_round_trip),
 		cmocka_unit_test(test_yaml_emit__numbers_and_nesting_round_trip),
+		cmocka_unit_test(test_yaml_emit__integral_reals_load_as_integers),
 		cmocka_unit_test(test_yaml_emit__output_is_readable),
 		cmocka_unit_test(test_yaml_emit__long_key_uses_explicit_form),
 		cmocka_unit_test(test_yaml_emit__full_example_round_trips),
