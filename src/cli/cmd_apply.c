@@ -237,8 +237,8 @@ static void print_summary(struct kf_kube_cli *c, const struct kf_apply_result *r
 		return;
 	}
 	if (res->report) {
-		const json_t *failed = json_object_get(res->report, "failed"), *f;
-		const json_t *pruned = json_object_get(res->report, "pruned"), *p;
+		const json_t *failed = json_object_get(res->report, "failedObjects"), *f;
+		const json_t *pruned = json_object_get(res->report, "prunedObjects"), *p;
 		const json_t *nr = json_object_get(res->report, "notReady"), *x;
 		size_t i;
 

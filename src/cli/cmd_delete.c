@@ -51,7 +51,7 @@ static int run_delete(int argc, char **argv, struct kf_cli *cli)
 		const json_t *p;
 		size_t i;
 
-		json_array_foreach(json_object_get(res.report, "pruned"), i, p)
+		json_array_foreach(json_object_get(res.report, "prunedObjects"), i, p)
 			printf("%sdeleted %s\n", c.dry_run ? "(dry run) " : "", json_string_value(p));
 		printf("%zu deleted, %zu kept (kfboot.io/prune: disabled)\n", res.pruned, res.prune_skipped);
 	}

@@ -539,8 +539,16 @@ static void record(struct run *r, struct kf_obj *o, const struct kf_kube_req *q)
 	if (!r->o->dry_run && rv) {
 		char *key = obj_key(o->group, o->kind, o->ns, o->name);
 
-		json_object_set_new(r->state, key, o->generation ? json_pack("{s:s, s:I}", "rv", rv, "gen", (json_int_t)o->generation)
-								 : json_pack("{s:s}", "rv", rv));
+		json_t *ent = json_pack("{s:s}", "rv", rv);
+		char fp[33];
+
+		if (o->generation)
+			json_object_set_new(ent, "gen", json_integer(o->generation));
+		if (json_object_get(md, "managedFields")) {
+			kf_obj_fields_fp(resp, fp);
+			json_object_set_new(ent, "mf", json_string(fp));
+		}
+		json_object_set_new(r->state, key, ent);
 		free(key);
 	}
 	json_decref(resp);
@@ -934,7 +942,7 @@ static int prune(struct run *r, struct member **c, size_t n, struct kf_err **err
 		progress(r, "prune", r->res->pruned, n, NULL);
 		i = j;
 	}
-	json_object_set_new(r->res->report, "pruned", pruned);
+	json_object_set_new(r->res->report, "prunedObjects", pruned);
 	return rc;
 }
 
@@ -1082,7 +1090,8 @@ static void mark_unchanged(struct run *r)
 		if (m) {
 			m->desired = true;
 			if (kf_obj_unchanged(o, m->live, sget(rec, "rv"),
-					     json_is_integer(json_object_get(rec, "gen")) ? (long)json_integer_value(json_object_get(rec, "gen")) : 0)) {
+					     json_is_integer(json_object_get(rec, "gen")) ? (long)json_integer_value(json_object_get(rec, "gen")) : 0,
+					     sget(rec, "mf"))) {
 				o->state = KF_OBJ_UNCHANGED;
 				o->skipped = true;
 			}
@@ -1117,7 +1126,7 @@ static void fill_report(struct run *r)
 		}
 		}
 	}
-	json_object_set_new(r->res->report, "failed", failed);
+	json_object_set_new(r->res->report, "failedObjects", failed);
 }
 
 int kf_apply_run(struct kf_apply_result *out, struct kf_kube *k,
@@ -1264,7 +1273,7 @@ int kf_apply_run(struct kf_apply_result *out, struct kf_kube *k,
 	if (out->failed)
 		rc = kf_err_set(err, KF_ERR, "%zu of %zu objects failed to apply", out->failed, out->total);
 out:
-	if (applying && !json_object_get(out->report, "failed"))
+	if (applying && !json_object_get(out->report, "failedObjects"))
 		fill_report(&r);
 	out->elapsed = kf_now() - r.start;
 	free(cands);

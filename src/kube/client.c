@@ -440,10 +440,15 @@ int kf_kube_run(struct kf_kube *k, struct kf_kube_req **reqs, size_t n,
 				retry = status_retriable(st, r);
 			}
 			kf_trace("kube", "%s %s -> %ld%s", r->method, r->path, r->status, retry ? " (will retry)" : "");
+			/* The server's Retry-After when it gave one (with a
+			 * little jitter), else exponential backoff. */
 			delay = kf_backoff_next(&sl->bo);
-			if (x->retry_after > delay)
-				delay = x->retry_after;
-			if (retry && (r->attempts >= k->opts.max_attempts ||
+			if (x->retry_after > 0)
+				delay = x->retry_after * (1.0 + 0.1 * ((double)rand() / RAND_MAX));
+			/* Throttling (429) is the server asking us to wait: only the
+			 * window bounds it. Errors also have an attempt limit. */
+			if (retry && ((r->status != 429 && r->attempts >= k->opts.max_attempts) ||
+				      r->attempts >= 100 ||
 				      kf_now() + delay - sl->first > k->opts.retry_window))
 				retry = false;
 			if (retry) {

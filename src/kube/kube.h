@@ -79,7 +79,7 @@ struct kf_kube_opts {
 	unsigned max_conns;     /* HTTP/1.1 keep-alive pool; 0 = 8 */
 	double timeout;         /* per attempt, seconds; 0 = 60 */
 	double connect_timeout; /* seconds; 0 = 10 */
-	unsigned max_attempts;  /* per request; 0 = 10 */
+	unsigned max_attempts;  /* per request, for errors; 0 = 10 (429s: window only) */
 	double retry_window;    /* stop retrying after this long; 0 = 120 s */
 	size_t max_response;    /* bytes; 0 = 256 MiB */
 	bool http1;             /* never try HTTP/2 */
@@ -286,14 +286,22 @@ char *kf_label_selector(const char *key, const char *value);
  */
 void kf_obj_hash(struct kf_obj *o);
 /*
+ * Fingerprint (32 hex chars and a NUL) of who owns which non-status fields
+ * of a live object: its metadata.managedFields entries without a
+ * subresource, hashed. A status write by a controller leaves it alone; a
+ * write to spec, labels or annotations by anyone changes it.
+ */
+void kf_obj_fields_fp(const json_t *live, char out[33]);
+/*
  * Skip-unchanged decision: the live object (from a LIST) carries our hash
- * annotation equal to o->hash, and either its resourceVersion is the one
- * recorded after kfboot last applied it (rec_rv), or (for objects with a
- * generation) the generation recorded then is unchanged and every desired
- * label and annotation is present with its value.
+ * annotation equal to o->hash, and it was not written since kfboot applied
+ * it: its resourceVersion is the one recorded then (rec_rv), or only its
+ * status changed since - its managedFields fingerprint is the one recorded
+ * then (rec_fp). Without a recorded fingerprint, an unchanged generation
+ * with every desired label and annotation present stands in for it.
  */
 bool kf_obj_unchanged(const struct kf_obj *o, const json_t *live,
-		      const char *rec_rv, long rec_gen);
+		      const char *rec_rv, long rec_gen, const char *rec_fp);
 
 /* ---- health --------------------------------------------------------- */
 
@@ -330,7 +338,7 @@ struct kf_apply_result {
 	size_t total, applied, unchanged, failed, pruned, prune_skipped;
 	size_t ready, not_ready;
 	double elapsed;
-	json_t *report; /* {"failed":[{"object":..,"error":..}], "pruned":[..], "notReady":[..]} owned */
+	json_t *report; /* {"failedObjects":[{"object","source","error"}], "prunedObjects":[..], "notReady":[..]}, owned */
 };
 
 /* Staged server-side apply of a resolved, validated set. Returns 0 when

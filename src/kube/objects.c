@@ -512,8 +512,29 @@ static bool map_contains(const json_t *have, const json_t *want)
 	return true;
 }
 
+void kf_obj_fields_fp(const json_t *live, char out[33])
+{
+	const json_t *mf = json_object_get(json_object_get(live, "metadata"), "managedFields"), *e;
+	json_t *keep = json_array();
+	char hex[65], *s;
+	size_t i;
+
+	json_array_foreach(mf, i, e) {
+		const char *sub = sget(e, "subresource");
+
+		if (!sub || !*sub)
+			json_array_append(keep, (json_t *)e);
+	}
+	s = json_dumps(keep, JSON_SORT_KEYS | JSON_COMPACT);
+	kf_sha256_hex(s, strlen(s), hex);
+	memcpy(out, hex, 32);
+	out[32] = '\0';
+	free(s);
+	json_decref(keep);
+}
+
 bool kf_obj_unchanged(const struct kf_obj *o, const json_t *live,
-		      const char *rec_rv, long rec_gen)
+		      const char *rec_rv, long rec_gen, const char *rec_fp)
 {
 	const json_t *lmd = json_object_get(live, "metadata");
 	const json_t *dmd = json_object_get(o->obj, "metadata");
@@ -527,6 +548,12 @@ bool kf_obj_unchanged(const struct kf_obj *o, const json_t *live,
 		return false;
 	if (rec_rv && !strcmp(rec_rv, rv))
 		return true;
+	if (rec_fp) {
+		char fp[33];
+
+		kf_obj_fields_fp(live, fp);
+		return !strcmp(fp, rec_fp);
+	}
 	/* The object changed since; a status-only change keeps its generation. */
 	if (!json_is_integer(gen) || rec_gen <= 0 || json_integer_value(gen) != rec_gen)
 		return false;

@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# test_apply.sh - `kfboot apply/diff/delete` against the kubesim API server
+# simulator (TLS, client certificates) with the real Kubeflow manifests:
+#   1. the whole Kubeflow example applies in ONE invocation (CRD and
+#      Deployment delays on) with no "no matches for kind";
+#   2. a second apply sends no writes;
+#   3. diff says "no differences" (exit 0), then shows a change (exit 3);
+#   4. objects guarded by a webhook installed in an earlier wave are retried
+#      until the webhook's Deployment is available;
+#   5. removing one document + --prune deletes exactly that object;
+#   6. broken input (bad YAML, missing kind, unknown kind) is refused with
+#      file:line:col and the server saw zero writes;
+#   7. with faults (429 storm with Retry-After, 500s, dropped connections)
+#      a fresh install still succeeds, and a re-apply afterwards is a no-op;
+#   8. delete --inventory removes everything the inventory recorded.
+# Env: KFBOOT, KF_SOURCE_DIR, KF_SHARED_DIR (set by CTest). No network.
+set -euo pipefail
+
+: "${KFBOOT:?set KFBOOT to the kfboot binary}"
+: "${KF_SOURCE_DIR:?}"
+KF_SHARED_DIR=${KF_SHARED_DIR:-$KF_SOURCE_DIR/../shared}
+PY=/usr/bin/python3
+MANIFESTS=$KF_SHARED_DIR/data/kubeflow-manifests/full-example.yaml
+SIM=$KF_SOURCE_DIR/tests/kubesim/kubesim.py
+[[ -f $MANIFESTS ]] || { echo "SKIP: $MANIFESTS not found"; exit 77; }
+[[ -f $SIM ]] || { echo "SKIP: kubesim not found"; exit 77; }
+
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+step() { echo "--- $*"; }
+
+bash "$KF_SOURCE_DIR/tests/kubesim/mkcerts.sh" "$tmp/certs" >/dev/null 2>&1
+
+# start_sim NAME [kubesim args...]: starts a simulator; sets $KC and $CTL.
+start_sim() {
+	local name=$1
+	shift
+	mkdir -p "$tmp/$name"
+	$PY "$SIM" --certs "$tmp/certs" --port-file "$tmp/$name/port" --pid-file "$tmp/$name/pid" \
+		--kubeconfig-out "$tmp/$name/kubeconfig" --control-port 0 \
+		--control-port-file "$tmp/$name/cport" "$@" >"$tmp/$name/log" 2>&1 &
+	pids+=($!)
+	for _ in $(seq 100); do
+		[[ -s $tmp/$name/cport && -s $tmp/$name/kubeconfig ]] && break
+		sleep 0.1
+	done
+	[[ -s $tmp/$name/cport ]] || { cat "$tmp/$name/log"; fail "simulator $name did not start"; }
+	KC=$tmp/$name/kubeconfig
+	CTL=http://127.0.0.1:$(cat "$tmp/$name/cport")
+}
+stats() { curl -sf "$CTL/kubesim/stats"; }
+reset_stats() { curl -sf -X POST "$CTL/kubesim/stats/reset" >/dev/null; }
+writes() { stats | jq -r '.writes'; }
+
+kf() { "$KFBOOT" "$@" --kubeconfig "$KC"; }
+
+start_sim main --crd-delay 2 --deploy-delay 3
+
+step "1. one-shot install of $(grep -c '^kind:' "$MANIFESTS") objects"
+kf apply -f "$MANIFESTS" --inventory kf-test --timeout 5m -o json >"$tmp/first.json" 2>"$tmp/first.err" ||
+	{ cat "$tmp/first.err"; fail "first apply failed"; }
+grep -qi "no matches for kind" "$tmp/first.err" && fail "saw 'no matches for kind'"
+[[ $(jq -r .applied "$tmp/first.json") == 675 ]] || fail "expected 675 applied: $(jq -c '{applied,failed}' "$tmp/first.json")"
+[[ $(jq -r .failed "$tmp/first.json") == 0 ]] || fail "failures on first apply: $(jq -c .failed "$tmp/first.json" | head -c 600)"
+n=$(kubectl --kubeconfig "$KC" get crd -o name | wc -l)
+[[ $n -ge 74 ]] || fail "expected 74 CRDs, found $n"
+
+step "2. re-apply sends no writes"
+reset_stats
+kf apply -f "$MANIFESTS" --inventory kf-test -o json >"$tmp/second.json" 2>/dev/null || fail "second apply failed"
+w=$(writes)
+total=$(stats | jq -r .total)
+[[ $w == 0 ]] || fail "no-op re-apply wrote $w times: $(stats | jq -c .by_resource)"
+[[ $(jq -r .unchanged "$tmp/second.json") == 675 ]] || fail "expected 675 unchanged"
+echo "no-op re-apply: $total requests, 0 writes"
+
+step "3. diff"
+sw0=$(stats | jq -r .storage_writes)
+kf diff -f "$MANIFESTS" >"$tmp/diff.out" 2>/dev/null || fail "diff of an applied set should exit 0 (got $?): $(head -40 "$tmp/diff.out")"
+[[ $(stats | jq -r .storage_writes) == "$sw0" ]] || fail "diff changed something on the server"
+$PY - "$MANIFESTS" "$tmp/changed.yaml" <<'EOF'
+import sys
+docs = open(sys.argv[1]).read().split("\n---\n")
+out = []
+for d in docs:
+    if "kind: ConfigMap" in d and "\n  name: dex\n" in d:
+        d = d.replace("\ndata:\n", "\ndata:\n  kfboot-test: changed\n", 1)
+    out.append(d)
+open(sys.argv[2], "w").write("\n---\n".join(out))
+EOF
+set +e
+kf diff -f "$tmp/changed.yaml" >"$tmp/diff2.out" 2>/dev/null
+rc=$?
+set -e
+[[ $rc == 3 ]] || fail "diff of a changed set should exit 3, got $rc"
+grep -q '^+  kfboot-test: changed' "$tmp/diff2.out" || fail "diff does not show the change: $(cat "$tmp/diff2.out")"
+grep -q 'managedFields\|resourceVersion' "$tmp/diff2.out" && fail "diff shows server-set fields"
+
+step "4. webhook-guarded objects are retried until the webhook is up"
+kf apply -f "$KF_SOURCE_DIR/tests/data/kube/webhook-waves.yaml" --inventory hooked --timeout 2m >"$tmp/wh.out" 2>"$tmp/wh.err" ||
+	{ cat "$tmp/wh.err"; fail "apply with a webhook coming up failed"; }
+grep -q 'failed calling webhook' "$tmp/wh.err" || fail "expected the ConfigMaps to be refused by the webhook first: $(cat "$tmp/wh.err")"
+grep -q ' 0 failed' "$tmp/wh.out" || fail "objects failed: $(cat "$tmp/wh.out")"
+kubectl --kubeconfig "$KC" get configmap guarded-1 guarded-2 -n hooked >/dev/null || fail "guarded ConfigMaps missing"
+kf delete --inventory hooked >/dev/null 2>&1 || fail "delete --inventory hooked failed"
+
+step "5. prune deletes exactly the removed document"
+$PY - "$MANIFESTS" "$tmp/minus1.yaml" <<'EOF'
+import sys
+docs = open(sys.argv[1]).read().split("\n---\n")
+out = [d for d in docs if not ("kind: ConfigMap" in d and "\n  name: dex\n" in d)]
+assert len(out) == len(docs) - 1
+open(sys.argv[2], "w").write("\n---\n".join(out))
+EOF
+reset_stats
+kf apply -f "$tmp/minus1.yaml" --inventory kf-test --prune -o json >"$tmp/prune.json" 2>/dev/null || fail "prune apply failed"
+[[ $(jq -r .pruned "$tmp/prune.json") == 1 ]] || fail "expected 1 pruned: $(jq -c .pruned "$tmp/prune.json")"
+[[ $(jq -r '.pruned' "$tmp/prune.json") == 1 && $(stats | jq -r '.requests.delete // 0') == 1 ]] || fail "expected exactly one DELETE"
+kubectl --kubeconfig "$KC" get configmap dex -n auth >/dev/null 2>&1 && fail "auth/dex still exists"
+kubectl --kubeconfig "$KC" get deployment dex -n auth >/dev/null 2>&1 || fail "auth/dex Deployment was wrongly pruned"
+# Objects without our label are never pruned, even when asked to remove most of the set.
+printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: not-ours\n  namespace: default\n' |
+	kubectl --kubeconfig "$KC" apply --server-side --field-manager=someone-else -f - >/dev/null
+echo 'apiVersion: v1
+kind: Namespace
+metadata:
+  name: auth' >"$tmp/tiny.yaml"
+set +e
+kf apply -f "$tmp/tiny.yaml" --inventory kf-test --prune >"$tmp/refuse.out" 2>&1
+rc=$?
+set -e
+[[ $rc != 0 ]] && grep -q 'refusing' "$tmp/refuse.out" || fail "a prune of most of the inventory was not refused: $(cat "$tmp/refuse.out")"
+
+step "6. broken input is refused with file:line:col, zero writes"
+printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ok\n  namespace: auth\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [broken\n' >"$tmp/badyaml.yaml"
+printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ok\n  namespace: auth\n---\napiVersion: v1\nmetadata:\n  name: nokind\n' >"$tmp/nokind.yaml"
+printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ok\n  namespace: auth\n---\napiVersion: example.com/v1\nkind: Gizmo\nmetadata:\n  name: g\n' >"$tmp/unknown.yaml"
+for f in badyaml nokind unknown; do
+	reset_stats
+	set +e
+	kf apply -f "$MANIFESTS" -f "$tmp/$f.yaml" --inventory kf-test >"$tmp/$f.out" 2>&1
+	rc=$?
+	set -e
+	[[ $rc == 1 ]] || fail "$f: expected exit 1, got $rc"
+	grep -Eq "$f\.yaml:[0-9]+:[0-9]+: " "$tmp/$f.out" || fail "$f: no file:line:col in: $(cat "$tmp/$f.out")"
+	[[ $(writes) == 0 ]] || fail "$f: the server saw writes"
+	echo "$f: $(grep -E "$f\.yaml:" "$tmp/$f.out" | head -1)"
+done
+
+step "7. faults: 429 storm, 500s, dropped connections"
+start_sim faults --crd-delay 1 --deploy-delay 2 \
+	--faults '{"throttle_count": 60, "retry_after": 1, "error_rate": 0.05, "drop_count": 4, "seed": 7}'
+kf apply -f "$MANIFESTS" --inventory kf-test --timeout 5m -o json >"$tmp/faults.json" 2>"$tmp/faults.err" ||
+	{ tail -20 "$tmp/faults.err"; fail "apply under faults failed"; }
+[[ $(jq -r .applied "$tmp/faults.json") == 675 ]] || fail "not everything applied under faults"
+curl -sf "$CTL/kubesim/faults" | jq -c .injected
+curl -sf -X POST "$CTL/kubesim/faults" -d '{}' >/dev/null
+reset_stats
+kf apply -f "$MANIFESTS" --inventory kf-test -o json >"$tmp/after.json" 2>/dev/null || fail "re-apply after faults failed"
+[[ $(writes) == 0 ]] || fail "re-apply after faults wrote $(writes) times (something was lost)"
+
+step "8. delete --inventory"
+CTL_FAULTS=$CTL KC_FAULTS=$KC
+KC=$tmp/main/kubeconfig CTL=http://127.0.0.1:$(cat "$tmp/main/cport")
+kf delete --inventory kf-test >"$tmp/delete.out" 2>&1 || { cat "$tmp/delete.out"; fail "delete failed"; }
+n=$(kubectl --kubeconfig "$KC" get crd -o name | wc -l)
+[[ $n == 0 ]] || fail "$n CRDs left after delete"
+kubectl --kubeconfig "$KC" get secret kf-test -n kube-system >/dev/null 2>&1 && fail "inventory Secret left"
+kubectl --kubeconfig "$KC" get configmap not-ours -n default >/dev/null 2>&1 || fail "an object without kfboot's label was deleted"
+KC=$KC_FAULTS CTL=$CTL_FAULTS
+echo "PASS"
