@@ -962,8 +962,9 @@ int kf_yaml_load_buf(struct kf_yaml_docs **out, const char *name,
 		fprintf(stderr, "fatal: out of memory\n");
 		abort();
 	}
-	yaml_parser_set_input_string(&l.parser, (const unsigned char *)data,
-				     len);
+	yaml_parser_set_input_string(&l.parser,
+				     (const unsigned char *)(data ? data : ""),
+				     data ? len : 0);
 	/* A rough guess that saves most regrowing of the record array. */
 	kf_xgrow((void **)&d->recs, &d->arecs, len / 24 + 16, sizeof(*d->recs));
 	kf_xgrow((void **)&d->keys, &d->akeys, len / 8 + 64, 1);

@@ -31,7 +31,8 @@ struct kf_pos {
 struct kf_yaml_docs;
 
 struct kf_yaml_opts {
-	size_t max_nodes; /* nodes after alias expansion; 0 = default (10M) */
+	size_t max_nodes; /* nodes per document after alias expansion;
+			     0 = default (10M) */
 	size_t max_depth; /* nesting; 0 = default (1000) */
 };
 

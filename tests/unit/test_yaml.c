@@ -533,6 +533,29 @@ static void test_yaml_error__default_depth_limit(void **state)
 	kf_buf_release(&b);
 }
 
+static void test_yaml_load__file_names_positions_and_empty_input(void **state)
+{
+	char *path = data_path("k8s-tricky.yaml");
+	struct kf_yaml_docs *d = NULL;
+	struct kf_pos p;
+
+	assert_int_equal(kf_yaml_load_file(&d, path, NULL, NULL), 0);
+	assert_int_equal(kf_yaml_count(d), 3);
+	assert_string_equal(kf_yaml_name(d), path);
+	assert_true(kf_yaml_member_pos(d, kf_yaml_doc(d, 0), "kind", NULL, &p));
+	assert_string_equal(p.file, path);
+	assert_int_equal(p.line, 5);
+	assert_int_equal(p.col, 7);
+	kf_yaml_free(d);
+	free(path);
+	assert_int_equal(kf_yaml_load_buf(&d, NULL, NULL, 0, NULL, NULL), 0);
+	assert_int_equal(kf_yaml_count(d), 0);
+	assert_null(kf_yaml_doc(d, 0));
+	assert_string_equal(kf_yaml_name(d), "<input>");
+	kf_yaml_free(d);
+	kf_yaml_free(NULL);
+}
+
 static void test_yaml_error__load_file_missing(void **state)
 {
 	struct kf_yaml_docs *d = NULL;
@@ -735,6 +758,7 @@ int main(void)
 		cmocka_unit_test(test_yaml_error__invalid_utf8_has_position),
 		cmocka_unit_test(test_yaml_error__depth_limit),
 		cmocka_unit_test(test_yaml_error__default_depth_limit),
+		cmocka_unit_test(test_yaml_load__file_names_positions_and_empty_input),
 		cmocka_unit_test(test_yaml_error__load_file_missing),
 		cmocka_unit_test(test_yaml_emit__tricky_strings_round_trip),
 		cmocka_unit_test(test_yaml_emit__numbers_and_nesting_round_trip),
