@@ -64,7 +64,7 @@ struct kf_err {
  * `return kf_err_set(err, KF_EINVAL, "bad %s", x);`. err may be NULL.
  */
 int kf_err_set(struct kf_err **err, int code, const char *fmt, ...) KF_PRINTF(3, 4);
-int kf_err_vset(struct kf_err **err, int code, const char *fmt, va_list ap);
+int kf_err_vset(struct kf_err **err, int code, const char *fmt, va_list ap) KF_PRINTF(3, 0);
 
 /*
  * Add context to an existing error: the new message is printed before the
@@ -119,7 +119,7 @@ void *kf_xrealloc(void *p, size_t n);
 char *kf_xstrdup(const char *s);
 char *kf_xstrndup(const char *s, size_t n);
 char *kf_xasprintf(const char *fmt, ...) KF_PRINTF(1, 2);
-char *kf_xvasprintf(const char *fmt, va_list ap);
+char *kf_xvasprintf(const char *fmt, va_list ap) KF_PRINTF(1, 0);
 /* Grow *v (of *alloc elements of size sz) so that it holds at least `need`. */
 void kf_xgrow(void **v, size_t *alloc, size_t need, size_t sz);
 
@@ -150,7 +150,7 @@ int kf_buf_add(struct kf_buf *b, const void *data, size_t len);
 int kf_buf_adds(struct kf_buf *b, const char *s);
 int kf_buf_addch(struct kf_buf *b, int c);
 int kf_buf_addf(struct kf_buf *b, const char *fmt, ...) KF_PRINTF(2, 3);
-int kf_buf_vaddf(struct kf_buf *b, const char *fmt, va_list ap);
+int kf_buf_vaddf(struct kf_buf *b, const char *fmt, va_list ap) KF_PRINTF(2, 0);
 void kf_buf_setlen(struct kf_buf *b, size_t len);
 /* Append s with JSON/shell-safe quoting helpers. */
 int kf_buf_add_shquote(struct kf_buf *b, const char *s);
