@@ -2,8 +2,9 @@
 # node-init.sh - PID 1 of one test node, started by nodes.sh inside the
 # node's own network, mount, PID and UTS namespaces. It builds the node's
 # root file system (a tmpfs-backed overlay of the machine's /, with the
-# shared template and the node's own /etc files on top), mounts /proc, /sys
-# and /proc/sys read-only where writing would reach the real kernel, binds the
+# shared template and the node's own /etc files on top), mounts /proc, /sys,
+# /sys/fs/cgroup and /proc/sys read-only where writing would reach the real
+# kernel, binds the
 # cluster's shared directory, and then becomes the node's sshd.
 #
 #   node-init.sh kfnode-init STATE_DIR INDEX
@@ -31,6 +32,23 @@ if mount --bind "$r/proc/sysrq-trigger" "$r/proc/sysrq-trigger" 2>/dev/null; the
 	mount -o remount,bind,ro "$r/proc/sysrq-trigger" 2>/dev/null || true
 fi
 mount -t sysfs -o ro sysfs "$r/sys"
+# The machine's cgroup file systems (v2, or a tmpfs of v1 hierarchies), as
+# nodes.sh recorded them, mounted again read-only, so facts and preflight
+# see what a real host shows (`ip netns exec` replaced /sys, so they cannot
+# simply be bound). Best effort: a node without them still starts.
+if [ -s "$state/cgroup-mounts" ]; then
+	while read -r mp type opts; do
+		opts=$(printf '%s' "$opts" | tr ',' '\n' | grep -vx -e rw -e ro | paste -sd, -)
+		case $type in
+		tmpfs) mount -t tmpfs -o "mode=755" tmpfs "$r$mp" ;;
+		cgroup2) mkdir -p "$r$mp" 2>/dev/null || true
+			mount -t cgroup2 -o ro cgroup2 "$r$mp" ;;
+		*) mkdir -p "$r$mp" 2>/dev/null || true
+			mount -t "$type" -o "ro${opts:+,$opts}" "$type" "$r$mp" ;;
+		esac
+	done <"$state/cgroup-mounts" 2>/dev/null || true
+	mount -o remount,ro "$r/sys/fs/cgroup" 2>/dev/null || true
+fi
 mount --rbind /dev "$r/dev"
 mount -t tmpfs -o mode=0755 tmpfs "$r/run"
 mkdir -p "$r/run/sshd" "$r/run/lock"

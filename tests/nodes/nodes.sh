@@ -283,6 +283,10 @@ cmd_up() {
 		ssh-keygen -q -t ed25519 -N '' -C kfboot-test -f "$STATE/keys/id_ed25519"
 	fi
 	make_template
+	# the machine's cgroup mounts, for node-init.sh to mount read-only
+	awk '{ for (i = 7; i <= NF; i++) if ($i == "-") break
+		if ($5 ~ "^/sys/fs/cgroup(/|$)" && $(i + 1) ~ /^(cgroup2?|tmpfs)$/) print $5, $(i + 1), $(i + 3) }' \
+		/proc/self/mountinfo >"$STATE/cgroup-mounts"
 	ip link add "kfb-$x" type bridge
 	ip addr add "10.250.$x.1/24" dev "kfb-$x"
 	ip link set "kfb-$x" up
