@@ -968,7 +968,17 @@ class Api(object):
                 if not isinstance(patch, dict):
                     raise bad_request("json: cannot unmarshal array into Go value of type "
                                       "map[string]interface {}")
-                new = kssa.merge_patch(copy.deepcopy(cur), patch)
+                if ctype == "application/strategic-merge-patch+json":
+                    if not rdef.builtin:
+                        raise ApiError(415, "UnsupportedMediaType",
+                                       "the body of the request was in an unknown format - "
+                                       "accepted media types include: "
+                                       "application/json-patch+json, "
+                                       "application/merge-patch+json, "
+                                       "application/apply-patch+yaml", {})
+                    new = kssa.strategic_merge_patch(copy.deepcopy(cur), patch)
+                else:
+                    new = kssa.merge_patch(copy.deepcopy(cur), patch)
             if not isinstance(new, dict) or not isinstance(new.get("metadata"), dict):
                 raise bad_request("patch removed metadata")
             if new["metadata"].get("name") != name:

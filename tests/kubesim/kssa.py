@@ -601,3 +601,82 @@ def json_patch(doc, ops):
         else:
             raise JSONPatchError("Unexpected kind: %s" % kind)
     return doc
+
+
+# ---------------------------------------------------------------------- strategic merge patch
+
+def _smp_merge_key(field, items):
+    """Merge key of a built-in list for strategic merge patch, or None (replace)."""
+    if field == "ports":
+        if any(isinstance(i, dict) and "containerPort" in i for i in items):
+            return "containerPort"
+        return "port"
+    keys = BUILTIN_LIST_KEYS.get(field)
+    if keys:
+        return keys[0]
+    if field in ("finalizers",):
+        return None
+    return None
+
+
+def strategic_merge_patch(target, patch, field=None):
+    """Strategic merge patch for built-in kinds: lists with a known merge key are merged by
+    key, directives $patch (replace/delete/merge), $setElementOrder/, $retainKeys,
+    $deleteFromPrimitiveList/ are honoured (ordering directives are ignored)."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    directive = patch.get("$patch")
+    if directive == "replace":
+        return {k: copy.deepcopy(v) for k, v in patch.items() if not k.startswith("$")}
+    if directive == "delete":
+        return None
+    if not isinstance(target, dict):
+        target = {}
+    out = dict(target)
+    retain = patch.get("$retainKeys")
+    for k, v in patch.items():
+        if k.startswith("$deleteFromPrimitiveList/"):
+            f = k.split("/", 1)[1]
+            if isinstance(out.get(f), list) and isinstance(v, list):
+                out[f] = [x for x in out[f] if x not in v]
+            continue
+        if k.startswith("$"):
+            continue
+        if v is None:
+            out.pop(k, None)
+        elif isinstance(v, dict):
+            if k not in out and v and all(x is None for x in v.values()):
+                continue
+            r = strategic_merge_patch(out.get(k), v, k)
+            if r is None:
+                out.pop(k, None)
+            else:
+                out[k] = r
+        elif isinstance(v, list):
+            cur = out.get(k)
+            mk = _smp_merge_key(k, v + (cur if isinstance(cur, list) else []))
+            if mk and isinstance(cur, list) and all(isinstance(i, dict) for i in v):
+                res = list(cur)
+                for item in v:
+                    key = item.get(mk)
+                    idx = next((j for j, x in enumerate(res)
+                                if isinstance(x, dict) and x.get(mk) == key), None)
+                    if item.get("$patch") == "delete":
+                        if idx is not None:
+                            del res[idx]
+                        continue
+                    if idx is None:
+                        res.append({a: b for a, b in item.items() if not a.startswith("$")})
+                    else:
+                        res[idx] = strategic_merge_patch(res[idx], item, None)
+                out[k] = res
+            else:
+                out[k] = [x for x in copy.deepcopy(v)
+                          if not (isinstance(x, dict) and x.get("$patch") == "delete")]
+        else:
+            out[k] = copy.deepcopy(v)
+    if isinstance(retain, list):
+        for k in list(out):
+            if k not in retain and k not in patch:
+                del out[k]
+    return out
