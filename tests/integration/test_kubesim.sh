@@ -220,7 +220,13 @@ out=$(k replace -f "$tmp/cm1.yaml" 2>&1 || true)
 check "kubectl replace with stale resourceVersion -> Conflict" contains "$out" 'the object has been modified'
 
 # create / AlreadyExists / invalid names / namespace mismatch
-# (kubectl create <kind> sends protobuf, which kubesim does not decode: use -f with JSON/YAML)
+out=$(k create configmap proto-cm -n demo --from-literal=a=b 2>&1)
+check "kubectl create configmap (protobuf body)" contains "$out" 'configmap/proto-cm created'
+out=$(k get cm proto-cm -n demo -o jsonpath='{.data.a}')
+check "protobuf body decoded" eq "$out" "b"
+out=$(k create deployment proto-dep -n demo --image=x 2>&1 || true)
+check "protobuf body of an undecoded kind -> 415" contains "$out" 'kubesim decodes protobuf only for'
+k delete cm proto-cm -n demo >/dev/null
 mkcm() { printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: %s, namespace: demo}\n' "$1" | k create -f - 2>&1; }
 out=$(mkcm cm1 || true)
 check "create existing -> AlreadyExists" contains "$out" 'configmaps "cm1" already exists'

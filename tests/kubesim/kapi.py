@@ -356,10 +356,14 @@ class Api(object):
     def decode_body(self, body, ctype, allow_yaml=False):
         if (ctype or "").startswith("application/vnd.kubernetes.protobuf") or \
                 body[:4] == b"k8s\x00":
-            raise ApiError(415, "UnsupportedMediaType",
-                           "the body of the request was in an unknown format - accepted media "
-                           "types include: application/json, application/yaml (kubesim does "
-                           "not decode protobuf request bodies)", {})
+            import kproto
+            try:
+                return kproto.decode(body)
+            except (kproto.Unsupported, ValueError, UnicodeDecodeError) as e:
+                raise ApiError(415, "UnsupportedMediaType",
+                               "the body of the request was in an unknown format - accepted "
+                               "media types include: application/json, application/yaml "
+                               "(kubesim: %s)" % e, {})
         if len(body) > MAX_BODY:
             raise ApiError(413, "RequestEntityTooLarge",
                            "Request entity too large: limit is %d" % MAX_BODY, {})
@@ -414,7 +418,7 @@ class Api(object):
                               "v1.ObjectMeta" % (rdef.kind, rdef.version, rdef.kind))
 
     # ------------------------------------------------------------------ validation
-    def validate(self, rdef, obj, old, strict=False):
+    def validate(self, rdef, obj, old, strict=False, ssa=False):
         md = obj["metadata"]
         name = md.get("name") or ""
         errs = []
@@ -501,6 +505,13 @@ class Api(object):
             import kschema
             errs += kschema.validate(obj, rdef.schema, strict)
             unknown = [d for f, r, d in errs if r == "UnknownField"]
+            if unknown and ssa:
+                md = obj.get("metadata") or {}
+                field = [f for f, r, d in errs if r == "UnknownField"][0]
+                raise bad_request("failed to create typed patch object (%s; %s, Kind=%s): .%s: "
+                                  "field not declared in schema"
+                                  % ((md.get("namespace", "") + "/" if rdef.namespaced else "/")
+                                     + md.get("name", ""), rdef.api_version, rdef.kind, field))
             if unknown:
                 raise bad_request('%s in version "%s" cannot be handled as a %s: strict '
                                   'decoding error: %s' % (rdef.kind, rdef.version, rdef.kind,
@@ -1055,7 +1066,7 @@ class Api(object):
             if rdef.namespaced:
                 new["metadata"]["namespace"] = ns
             if e is None:
-                self.validate(rdef, new, None, strict)
+                self.validate(rdef, new, None, strict, ssa=True)
                 if rdef.status_sub and rdef.gr != ("", "namespaces"):
                     new.pop("status", None)
                 self.default(rdef, new, None)
@@ -1069,7 +1080,7 @@ class Api(object):
                 return ne.obj, True
             old = e.obj
             if sub != "status":
-                self.validate(rdef, new, old, strict)
+                self.validate(rdef, new, old, strict, ssa=True)
                 self.default(rdef, new, old)
             status_val = new.get("status")
             self._finish(rdef, new, e)
@@ -1141,17 +1152,17 @@ class Api(object):
             return None
 
     def delete_collection(self, rdef, ns, label_sel, field_sel, dry_run):
-        items, _ = self.list(rdef, ns, label_sel, field_sel)
-        n = 0
+        items, meta = self.list(rdef, ns, label_sel, field_sel)
+        done = []
         for o in items:
             try:
                 self.delete(rdef, o["metadata"].get("namespace", ""), o["metadata"]["name"], {},
                             dry_run)
-                n += 1
+                done.append(o)
             except ApiError as e:
                 if e.code != 404:
                     raise
-        return n
+        return done, meta
 
     def _finish_ns_delete(self, ns):
         with self.lock:

@@ -638,10 +638,10 @@ class Sim(object):
                                        'values: "Foreground", "Background", "Orphan", "nil"'
                                        % pp)
             if not name:
-                api.delete_collection(rdef, nsv, q.get("labelSelector"),
-                                      q.get("fieldSelector"), dry_run)
-                return h.send_json(200, {"kind": "Status", "apiVersion": "v1", "metadata": {},
-                                         "status": "Success"})
+                # like the real server: the answer is the list of deleted objects
+                items, meta = api.delete_collection(rdef, nsv, q.get("labelSelector"),
+                                                    q.get("fieldSelector"), dry_run)
+                return self.send_list(h, rdef, items, meta, "", q)
             obj = api.delete(rdef, nsv, name, opts, dry_run)
             if obj is not None:
                 return self.send_obj(h, 200, rdef, obj, accept, q)
