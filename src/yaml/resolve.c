@@ -527,14 +527,46 @@ int kf_yaml_resolve(struct kf_scalar *out, const char *tag, bool plain,
 	return 0;
 }
 
+/* YAML 1.1 base-60 numbers (190:20:30, -1:30.5): strings for go-yaml,
+ * numbers for PyYAML and other YAML 1.1 tools. */
+static bool looks_sexagesimal(const char *s, size_t n)
+{
+	size_t i = 0, groups = 0;
+
+	if (i < n && (s[i] == '+' || s[i] == '-'))
+		i++;
+	if (i >= n || !isdigit((unsigned char)s[i]))
+		return false;
+	while (i < n && (isdigit((unsigned char)s[i]) || s[i] == '_'))
+		i++;
+	while (i < n && s[i] == ':') { /* :[0-5]?[0-9] */
+		i++;
+		if (i + 1 < n && s[i] >= '0' && s[i] <= '5' &&
+		    isdigit((unsigned char)s[i + 1]))
+			i += 2;
+		else if (i < n && isdigit((unsigned char)s[i]))
+			i++;
+		else
+			return false;
+		groups++;
+	}
+	if (!groups)
+		return false;
+	if (i < n && s[i] == '.')
+		for (i++; i < n && (isdigit((unsigned char)s[i]) || s[i] == '_'); i++)
+			;
+	return i == n;
+}
+
 bool kf_yaml_plain_is_special(const char *s, size_t n)
 {
 	struct kf_scalar sc;
 	int r = resolve_text(s, n, true, &sc);
 
-	/* Timestamps load back as strings here and in Kubernetes, but YAML
-	 * 1.1 tools (PyYAML) read them as dates: quote them too. */
-	return r != KF_SC_STR;
+	/* Timestamps and base-60 numbers load back as strings here and in
+	 * Kubernetes, but YAML 1.1 tools (PyYAML) read them as dates and
+	 * numbers: quote them too. */
+	return r != KF_SC_STR || looks_sexagesimal(s, n);
 }
 
 void kf_yaml_float_key(double f, char out[48])

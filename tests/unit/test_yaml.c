@@ -598,7 +598,8 @@ static void test_yaml_emit__tricky_strings_round_trip(void **state)
 		"", " ", "yes", "No", "y", "n", "on", "OFF", "~", "null", "true",
 		"12", "-12", "0x1F", "0755", "0o17", "0b101", "1_000", "1e3",
 		".5", ".inf", "-.Inf", ".nan", "1.", "+1", "2001-12-14",
-		"2001-12-14T21:59:43.10Z", "190:20:30", "a: b", "a:b", "a #b",
+		"2001-12-14T21:59:43.10Z", "190:20:30", "1:20", "-1:30.5", "1:2:",
+		"a: b", "a:b", "a #b",
 		"a#b", "#x", "- x", "-x", "--flag=1", "-", "?", ":", ":x", "?x",
 		"[a]", "{a}", "*x", "&x", "!x", "|", ">", "'", "\"", "%x", "@x",
 		"`x`", "<<", "=", "---", "...", "--- x", "a\nb", "a\nb\n",
@@ -698,6 +699,31 @@ static void test_yaml_emit__output_is_readable(void **state)
 	json_decref(v);
 }
 
+static void test_yaml_emit__quotes_what_yaml11_tools_would_change(void **state)
+{
+	static const char *const quoted[] = {
+		"yes", "y", "~", "12", "1e3", "0o17", ".inf", "2001-12-14",
+		"190:20:30", "-1:30.5", "<<", "=", "- a", "a: b", "#c", "",
+	};
+	static const char *const plain[] = {
+		"a b", "-v", "--flag=x", "a:b", "a#b", "1:2:x", "190:70", "x1",
+		"http://example.com/a?b=c#d", "\xc3\xa9t\xc3\xa9",
+	};
+
+	for (size_t i = 0; i < KF_ARRAY_SIZE(quoted) + KF_ARRAY_SIZE(plain); i++) {
+		bool q = i < KF_ARRAY_SIZE(quoted);
+		const char *str = q ? quoted[i] : plain[i - KF_ARRAY_SIZE(quoted)];
+		json_t *v = json_string(str);
+		struct kf_buf b = KF_BUF_INIT;
+
+		assert_int_equal(kf_yaml_emit(&b, v, false, NULL), 0);
+		if ((b.buf[0] == '"') != q)
+			fail_msg("[%s] emitted as %s", str, b.buf);
+		kf_buf_release(&b);
+		json_decref(v);
+	}
+}
+
 static void test_yaml_emit__long_key_uses_explicit_form(void **state)
 {
 	json_t *v = json_object();
@@ -764,6 +790,7 @@ int main(void)
 		cmocka_unit_test(test_yaml_emit__numbers_and_nesting_round_trip),
 		cmocka_unit_test(test_yaml_emit__integral_reals_load_as_integers),
 		cmocka_unit_test(test_yaml_emit__output_is_readable),
+		cmocka_unit_test(test_yaml_emit__quotes_what_yaml11_tools_would_change),
 		cmocka_unit_test(test_yaml_emit__long_key_uses_explicit_form),
 		cmocka_unit_test(test_yaml_emit__full_example_round_trips),
 	};
