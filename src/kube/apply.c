@@ -336,8 +336,12 @@ static void plan_lists(struct run *r)
 	free(gks);
 }
 
+/* Metadata is all that skip-unchanged and prune need: the server sends
+ * PartialObjectMetadataList (much smaller than full CRDs), or plain JSON. */
+#define ACCEPT_META "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
+
 /* LIST every planned kind by label (following continue tokens). */
-static int list_all(struct run *r, struct kf_err **err)
+static int list_all(struct run *r, bool metadata_only, struct kf_err **err)
 {
 	struct kf_kube_req *q = kf_xcalloc(r->nlists + 1, sizeof(*q));
 	struct kf_kube_req **qp = kf_xcalloc(r->nlists + 1, sizeof(*qp));
@@ -363,6 +367,8 @@ static int list_all(struct run *r, struct kf_err **err)
 			kf_kube_req_init(&q[nq], "GET", kf_xasprintf("%s?labelSelector=%s&limit=500%s%s", coll, sel,
 								     cont[i] ? "&continue=" : "", cont[i] ? cont[i] : ""));
 			free(coll);
+			if (metadata_only)
+				q[nq].accept = ACCEPT_META;
 			q[nq].user = (void *)(uintptr_t)i;
 			qp[nq] = &q[nq];
 			nq++;
@@ -421,8 +427,8 @@ static void collect_members(struct run *r)
 			const char *kind = sget(it, "kind");
 			struct member *m;
 
-			/* LIST items often lack kind/apiVersion: fill them in. */
-			if (!kind) {
+			/* LIST items lack kind/apiVersion, or are PartialObjectMetadata: fill them in. */
+			if (!kind || !strcmp(kind, "PartialObjectMetadata")) {
 				const struct kf_rest *rest = r->lists[i].rest;
 
 				json_object_set_new(it, "kind", json_string(rest->kind));
@@ -958,7 +964,7 @@ static int wait_health(struct run *r, struct kf_err **err)
 		size_t ready = 0, total = 0;
 		char *detail = NULL;
 
-		rc = list_all(r, err);
+		rc = list_all(r, false, err);
 		if (rc)
 			break;
 		json_decref(not_ready);
@@ -1167,7 +1173,7 @@ int kf_apply_run(struct kf_apply_result *out, struct kf_kube *k,
 		goto out;
 	if (r.parent_exists) {
 		plan_lists(&r);
-		rc = list_all(&r, err);
+		rc = list_all(&r, true, err);
 		if (rc)
 			goto out;
 		collect_members(&r);
@@ -1315,7 +1321,7 @@ int kf_apply_delete_inventory(struct kf_apply_result *out, struct kf_kube *k,
 		goto out;
 	}
 	plan_lists(&r);
-	rc = list_all(&r, err);
+	rc = list_all(&r, true, err);
 	if (rc)
 		goto out;
 	collect_members(&r);

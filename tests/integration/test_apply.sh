@@ -137,7 +137,7 @@ set +e
 kf apply -f "$tmp/tiny.yaml" --inventory kf-test --prune >"$tmp/refuse.out" 2>&1
 rc=$?
 set -e
-[[ $rc != 0 ]] && grep -q 'refusing' "$tmp/refuse.out" || fail "a prune of most of the inventory was not refused: $(cat "$tmp/refuse.out")"
+{ [[ $rc != 0 ]] && grep -q refusing "$tmp/refuse.out"; } || fail "a prune of most of the inventory was not refused: $(cat "$tmp/refuse.out")"
 
 step "6. broken input is refused with file:line:col, zero writes"
 printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ok\n  namespace: auth\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [broken\n' >"$tmp/badyaml.yaml"

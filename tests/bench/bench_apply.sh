@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# bench_apply.sh - kfboot apply vs `kubectl apply --server-side` on the
+# Kubeflow example manifests (675 objects, 74 CRDs), each against its own
+# fresh kubesim with the same settings (CRD and Deployment delays on).
+#
+# kubectl runs in the loop upstream documents (kubeflow/manifests README):
+#   while ! kustomize build example | kubectl apply --server-side --force-conflicts -f -; do
+#     echo "Retrying to apply resources"; sleep 20; done
+# (the manifests are pre-rendered, so `cat FILE` replaces `kustomize build`).
+#
+# For each tool: wall time of the first install, wall time of a no-op
+# re-apply, requests the server received, and the server's CPU time during
+# each (utime+stime of the simulator process from /proc/<pid>/stat), with
+# ratios. A benchmark, not a test: it never fails on timing.
+#
+# Env: KFBOOT (binary), KF_SOURCE_DIR, KF_SHARED_DIR; RETRY_SLEEP (default
+# 20, upstream's); CRD_DELAY (2), DEPLOY_DELAY (3).
+set -euo pipefail
+
+KF_SOURCE_DIR=${KF_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+KF_SHARED_DIR=${KF_SHARED_DIR:-$KF_SOURCE_DIR/../shared}
+KFBOOT=${KFBOOT:-$KF_SOURCE_DIR/build/kfboot}
+KUBECTL=${KUBECTL:-kubectl}
+RETRY_SLEEP=${RETRY_SLEEP:-20}
+CRD_DELAY=${CRD_DELAY:-2}
+DEPLOY_DELAY=${DEPLOY_DELAY:-3}
+MANIFESTS=${MANIFESTS:-$KF_SHARED_DIR/data/kubeflow-manifests/full-example.yaml}
+SIM=$KF_SOURCE_DIR/tests/kubesim/kubesim.py
+PY=/usr/bin/python3
+TCK=$(getconf CLK_TCK)
+
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+bash "$KF_SOURCE_DIR/tests/kubesim/mkcerts.sh" "$tmp/certs" >/dev/null 2>&1
+
+start_sim() {
+	local name=$1
+	mkdir -p "$tmp/$name"
+	$PY "$SIM" --certs "$tmp/certs" --port-file "$tmp/$name/port" --pid-file "$tmp/$name/pid" \
+		--kubeconfig-out "$tmp/$name/kubeconfig" --control-port 0 \
+		--control-port-file "$tmp/$name/cport" --crd-delay "$CRD_DELAY" \
+		--deploy-delay "$DEPLOY_DELAY" >"$tmp/$name/log" 2>&1 &
+	pids+=($!)
+	for _ in $(seq 100); do
+		[[ -s $tmp/$name/cport && -s $tmp/$name/kubeconfig && -s $tmp/$name/pid ]] && break
+		sleep 0.1
+	done
+	KC=$tmp/$name/kubeconfig
+	CTL=http://127.0.0.1:$(cat "$tmp/$name/cport")
+	SIMPID=$(cat "$tmp/$name/pid")
+}
+now() { date +%s.%N; }
+cpu() { awk -v t="$TCK" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$SIMPID/stat"; }
+requests() { curl -sf "$CTL/kubesim/stats" | jq -r .total; }
+reset() { curl -sf -X POST "$CTL/kubesim/stats/reset" >/dev/null; }
+sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a - b }'; }
+
+# measure NAME CMD...: sets W (wall s), R (requests), C (server CPU s).
+measure() {
+	local t0 c0
+	shift
+	reset
+	c0=$(cpu)
+	t0=$(now)
+	"$@" >"$tmp/out.$RANDOM" 2>&1
+	W=$(sub "$(now)" "$t0")
+	R=$(requests)
+	C=$(sub "$(cpu)" "$c0")
+}
+
+kubectl_loop() {
+	local tries=0
+	while ! cat "$MANIFESTS" | $KUBECTL --kubeconfig "$KC" apply --server-side --force-conflicts -f - >>"$tmp/kubectl.log" 2>&1; do
+		tries=$((tries + 1))
+		echo "Retrying to apply resources" >>"$tmp/kubectl.log"
+		sleep "$RETRY_SLEEP"
+	done
+	echo "$tries" >"$tmp/kubectl.retries"
+}
+kubectl_once() { $KUBECTL --kubeconfig "$KC" apply --server-side --force-conflicts -f "$MANIFESTS" >/dev/null 2>&1; }
+kfboot_apply() { "$KFBOOT" apply -f "$MANIFESTS" --kubeconfig "$KC" --inventory bench -q; }
+
+echo "manifests: $MANIFESTS ($(grep -c '^kind:' "$MANIFESTS") objects)"
+echo "simulator: --crd-delay $CRD_DELAY --deploy-delay $DEPLOY_DELAY; kubectl retry sleep ${RETRY_SLEEP}s"
+
+start_sim kfboot
+measure first kfboot_apply
+kf_w1=$W kf_r1=$R kf_c1=$C
+measure noop kfboot_apply
+kf_w2=$W kf_r2=$R kf_c2=$C
+
+start_sim kubectl
+measure first kubectl_loop
+ku_w1=$W ku_r1=$R ku_c1=$C
+measure noop kubectl_once
+ku_w2=$W ku_r2=$R ku_c2=$C
+retries=$(cat "$tmp/kubectl.retries" 2>/dev/null || echo "?")
+nomatch=$(grep -c 'no matches for kind\|ensure CRDs are installed' "$tmp/kubectl.log" || true)
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1fx", a / b; else print "-" }'; }
+printf '\n%-28s %12s %12s %10s\n' "" "kfboot" "kubectl" "kubectl/kfboot"
+printf '%-28s %12s %12s %10s\n' "first install wall (s)" "$kf_w1" "$ku_w1" "$(ratio "$ku_w1" "$kf_w1")"
+printf '%-28s %12s %12s %10s\n' "first install requests" "$kf_r1" "$ku_r1" "$(ratio "$ku_r1" "$kf_r1")"
+printf '%-28s %12s %12s %10s\n' "first install server CPU (s)" "$kf_c1" "$ku_c1" "$(ratio "$ku_c1" "$kf_c1")"
+printf '%-28s %12s %12s %10s\n' "no-op re-apply wall (s)" "$kf_w2" "$ku_w2" "$(ratio "$ku_w2" "$kf_w2")"
+printf '%-28s %12s %12s %10s\n' "no-op re-apply requests" "$kf_r2" "$ku_r2" "$(ratio "$ku_r2" "$kf_r2")"
+printf '%-28s %12s %12s %10s\n' "no-op server CPU (s)" "$kf_c2" "$ku_c2" "$(ratio "$ku_c2" "$kf_c2")"
+echo
+echo "kubectl needed $retries retries of the whole apply (lines saying 'no matches for kind' / 'ensure CRDs are installed': $nomatch)"
