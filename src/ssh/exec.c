@@ -6,6 +6,7 @@
  * sends keepalives while it waits, and collects the exit status or signal.
  * Also the shell quoting helpers used to build command lines.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,7 +109,7 @@ int kf_ssh_exec(struct kf_ssh *s, const char *cmd,
 	LIBSSH2_CHANNEL *ch = NULL;
 	const char *in = o->stdin_data;
 	size_t inleft = in ? o->stdin_len : 0;
-	bool eof_sent = false, timed_out = false;
+	bool eof_sent = false, timed_out = false, sudo;
 	char *wrapped = NULL, *buf = kf_xmalloc(READ_CHUNK), *sig = NULL;
 	const char *run = cmd;
 	size_t siglen = 0;
@@ -117,8 +118,27 @@ int kf_ssh_exec(struct kf_ssh *s, const char *cmd,
 	k.cap = o->max_output ? o->max_output : DEFAULT_MAX_OUTPUT;
 	if (exit_status)
 		*exit_status = -1;
-	if (o->sudo && strcmp(s->user, "root") != 0)
+	sudo = o->sudo && strcmp(s->user, "root") != 0;
+	if (o->timeout > 0) {
+		/* libssh2 1.10 cannot signal the remote process, so the remote
+		 * side stops it a little after our own deadline: timeout(1)
+		 * inside sudo (sudo does not relay a signal from its own process
+		 * group), else around the login shell, so the command is parsed
+		 * as it would be without the wrapper. */
+		char *q = kf_ssh_quote(cmd);
+		double t = ceil(o->timeout) + 2;
+
+		if (sudo)
+			wrapped = kf_xasprintf("command -v timeout >/dev/null 2>&1 && exec sudo -n timeout -k 5 %.0f sh -c %s; exec sudo -n sh -c %s",
+					       t, q, q);
+		else
+			wrapped = kf_xasprintf("command -v timeout >/dev/null 2>&1 && exec timeout -k 5 %.0f \"$SHELL\" -c %s; exec \"$SHELL\" -c %s",
+					       t, q, q);
+		free(q);
+		run = wrapped;
+	} else if (sudo) {
 		run = wrapped = kf_ssh_sudo_cmd(cmd);
+	}
 	kf_trace("ssh", "%s: exec: %s", s->name, run);
 	libssh2_session_set_blocking(s->session, 0);
 

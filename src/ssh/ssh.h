@@ -109,9 +109,13 @@ struct kf_ssh_exec_opts {
  * out and errout (either may be NULL) receive stdout and stderr.
  * opts may be NULL (no timeout, no stdin).
  * Errors: KF_ETIMEOUT when opts->timeout passed (the channel is closed; what
- * arrived so far stays in out/errout; the remote process may keep running
- * until it next writes - libssh2 1.10 cannot send signals), KF_EIO when the
- * connection failed.
+ * arrived so far stays in out/errout), KF_EIO when the connection failed.
+ * libssh2 1.10 cannot send signals, so with a timeout the command runs as
+ * `timeout -k 5 T+2 "$SHELL" -c CMD` (opts->sudo: `sudo -n timeout ... sh -c
+ * CMD`) when the host has timeout(1): the remote side stops it shortly
+ * after our deadline. A command that calls sudo itself cannot be stopped
+ * that way (sudo ignores signals from its own process group): use
+ * opts->sudo.
  */
 int kf_ssh_exec(struct kf_ssh *s, const char *cmd,
 		const struct kf_ssh_exec_opts *opts, int *exit_status,

@@ -87,11 +87,13 @@ if [ "$RC" = 0 ] && has "$ERR" "output truncated"; then pass "exec: output cap r
 else fail "exec: output cap" "rc=$RC err=$ERR"; fi
 
 s=$EPOCHREALTIME
-run P -H "$A1" -u kfuser -T 1 exec 'sleep 20'
+run P -H "$A1" -u kfuser -T 1 exec 'sleep 41'
 el=$(awk -v a="$s" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.1f", b-a}')
 if [ "$RC" = 255 ] && has "$ERR" "command timed out after 1.0s" && awk -v e="$el" 'BEGIN{exit !(e < 4)}'; then
 	pass "exec: per-command timeout (${el}s)"
 else fail "exec: per-command timeout" "rc=$RC el=$el err=$ERR"; fi
+run P -H "$A1" -u kfuser -s -T 1 exec 'sleep 42'
+TIMEOUTS_AT=$EPOCHREALTIME
 
 run P -H "$A1" -u root exec 'id -u; hostname'
 if [ "$RC" = 0 ] && [ "$OUT" = "0
@@ -197,6 +199,19 @@ if [ "$RC" = 255 ] && has "$ERR" "SHA-1" && has "$ERR" "ed25519"; then pass "aut
 elif [ "$RC" = 0 ]; then pass "auth: RSA key accepted (this libssh2 signs with rsa-sha2)"
 else fail "auth: RSA key" "rc=$RC err=$ERR"; fi
 
+ssh-keygen -q -t ecdsa -N '' -f "$T/ecdsa_key"
+bash "$NODES" exec "$T/nodes" 1 sh -c "cat >> /home/kfuser/.ssh/authorized_keys" <"$T/ecdsa_key.pub"
+run "$PROBE" -i "$T/ecdsa_key" -k "$KH" -g '' -H "$A1" -u kfuser exec 'echo ecdsa'
+if [ "$RC" = 0 ] && [ "$OUT" = ecdsa ]; then pass "auth: ecdsa key (OpenSSH format)"
+else fail "auth: ecdsa key" "rc=$RC err=$ERR"; fi
+
+ssh-keygen -q -t rsa -b 2048 -N '' -f "$T/rsa_new"
+bash "$NODES" exec "$T/nodes" 1 sh -c "cat >> /home/kfuser/.ssh/authorized_keys" <"$T/rsa_new.pub"
+run "$PROBE" -i "$T/rsa_new" -k "$KH" -g '' -H "$A1" -u kfuser exec true
+if [ "$RC" = 255 ] && has "$ERR" "SHA-1"; then pass "auth: RSA key in OpenSSH format explained too"
+elif [ "$RC" = 0 ]; then pass "auth: RSA key (OpenSSH format) accepted"
+else fail "auth: RSA key (OpenSSH format)" "rc=$RC err=$ERR"; fi
+
 # ssh-agent first: no identity file at all, or a missing one
 eval "$(ssh-agent -s -a "$T/agent.sock")" >/dev/null
 AGENT_PID=$SSH_AGENT_PID
@@ -235,6 +250,12 @@ else fail "connect: unreachable address" "rc=$RC el=$el err=$ERR"; fi
 run "$PROBE" -i "$KEY" -k "$KH" -g '' -t 1 -H 127.0.0.1 -p 1 -u kfuser exec true
 if [ "$RC" = 255 ] && has "$ERR" "Connection refused"; then pass "connect: closed port"
 else fail "connect: closed port" "rc=$RC err=$ERR"; fi
+
+# the timed-out commands (plain and under sudo) were stopped on the node too
+sleep "$(awk -v a="$TIMEOUTS_AT" -v b="$EPOCHREALTIME" 'BEGIN{d = 4.5 - (b - a); print (d > 0 ? d : 0)}')"
+left=$(bash "$NODES" exec "$T/nodes" 1 ps -eo args | grep -c '^sleep 4[12]$' || true)
+if [ "$left" = 0 ]; then pass "exec: a timed-out command is stopped on the host (also under sudo)"
+else fail "exec: timed-out command still running on the node" "$left left"; fi
 
 # --- bastion -----------------------------------------------------------------------
 # shellcheck disable=SC2016 # expanded on the node
