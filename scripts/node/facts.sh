@@ -82,10 +82,13 @@ ver() {
 	command -v "$1" >/dev/null 2>&1 || return 0
 	"$@" </dev/null 2>/dev/null | grep -o 'v\{0,1\}[0-9][0-9]*\.[0-9][0-9]*\.[0-9][0-9]*' | head -n 1 | sed 's/^v//'
 }
+kubeadm_v=$(ver kubeadm version -o short)
+kubelet_v=$(ver kubelet --version)
+kubectl_v=$(ver kubectl version --client)
 say containerd_version "$(ver containerd --version)"
-say kubeadm_version "$(ver kubeadm version -o short)"
-say kubelet_version "$(ver kubelet --version)"
-say kubectl_version "$(ver kubectl version --client)"
+say kubeadm_version "$kubeadm_v"
+say kubelet_version "$kubelet_v"
+say kubectl_version "$kubectl_v"
 if command -v systemctl >/dev/null 2>&1; then
 	st=$(systemctl is-active kubelet </dev/null 2>/dev/null)
 	say kubelet_active "${st:-unknown}"
@@ -100,14 +103,9 @@ todo=""
 [ "$(awk 'NR > 1' /proc/swaps 2>/dev/null | wc -l)" = 0 ] || todo="$todo swap"
 grep -q 'SystemdCgroup = true' /etc/containerd/config.toml 2>/dev/null || todo="$todo containerd"
 if [ -n "$KF_K8S_VERSION" ]; then
-	for b in kubeadm kubelet kubectl; do
-		case $b in
-		kubeadm) v=$(ver kubeadm version -o short) ;;
-		kubelet) v=$(ver kubelet --version) ;;
-		kubectl) v=$(ver kubectl version --client) ;;
-		esac
-		[ "$v" = "$KF_K8S_VERSION" ] || todo="$todo $b"
-	done
+	[ "$kubeadm_v" = "$KF_K8S_VERSION" ] || todo="$todo kubeadm"
+	[ "$kubelet_v" = "$KF_K8S_VERSION" ] || todo="$todo kubelet"
+	[ "$kubectl_v" = "$KF_K8S_VERSION" ] || todo="$todo kubectl"
 fi
 say prepare_todo "${todo# }"
 

@@ -45,7 +45,7 @@ net.ipv4.ip_forward = 1'
 if [ "$(cat "$conf" 2>/dev/null)" != "$want" ]; then
 	log "setting sysctl for bridged traffic and forwarding"
 	printf '%s\n' "$want" >"$conf"
-	sysctl --system >/dev/null 2>&1 </dev/null || sysctl -p "$conf" >/dev/null 2>&1 </dev/null || true
+	sysctl -p "$conf" >/dev/null </dev/null || echo "prepare.sh: warning: sysctl -p $conf failed; kubeadm's preflight will say what is missing" >&2
 	changed=1
 fi
 
