@@ -74,6 +74,8 @@ static void draw(struct kf_progress *p)
 
 	if (p->drawn)
 		fprintf(p->f, "\033[%zuA", p->drawn);
+	if (p->elapsed > 0)
+		now = p->elapsed;
 	fprintf(p->f, "\r\033[2K%s%s%s %s%s%s\n", B, p->phase ? p->phase : "starting", Z, D,
 		kf_duration_fmt(now, tb), Z);
 	for (size_t i = 0; i < p->n; i++) {
@@ -217,7 +219,8 @@ void kf_progress_event(void *ctx, const struct kf_prov_event *ev)
 		}
 		break;
 	case KF_EV_HOST_END:
-		if (h) {
+		/* A phase that does not concern the host leaves its line as it was. */
+		if (h && ev->result != KF_RES_NONE) {
 			const char *m = res_word(ev->result, ev->msg);
 
 			h->phase = ev->phase_title;
@@ -227,6 +230,17 @@ void kf_progress_event(void *ctx, const struct kf_prov_event *ev)
 			h->running = false;
 			h->progress = -1;
 			h->res = ev->result;
+		}
+		break;
+	case KF_EV_RUN_END:
+		p->elapsed = ev->elapsed;
+		p->phase = ev->result == KF_RES_FAILED ? "failed" : "done";
+		for (size_t i = 0; i < p->n && ev->result != KF_RES_FAILED; i++) {
+			free(p->h[i].msg);
+			p->h[i].msg = NULL;
+			p->h[i].phase = "all phases done";
+			p->h[i].res = KF_RES_CHANGED;
+			p->h[i].running = false;
 		}
 		break;
 	default:
