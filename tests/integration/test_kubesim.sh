@@ -73,7 +73,9 @@ c() { # curl with the admin client certificate; prints body, then the HTTP code 
 }
 
 # ------------------------------------------------------------------ part 1: basics
-start_sim --crd-delay 1.5 --deploy-delay 1.0
+# generous delays: the checks "not Established yet" and "webhook down" must not race a
+# loaded machine
+start_sim --crd-delay 8 --deploy-delay 6
 echo "# kubesim on $API (control $CTL)"
 
 out=$(k version -o json 2>&1) || true
@@ -138,7 +140,7 @@ out=$(k apply --server-side -f "$tmp/cr.yaml" 2>&1 || true)
 check "kubectl refuses the CR before Established" contains "$out" 'no matches for kind "Widget" in version "example.com/v1"'
 out=$(k get crd widgets.example.com -o jsonpath='{.status.conditions[?(@.type=="Established")].status}')
 check "CRD not Established yet" contains "$out" 'False'
-out=$(k wait --for condition=established --timeout=20s crd/widgets.example.com 2>&1)
+out=$(k wait --for condition=established --timeout=60s crd/widgets.example.com 2>&1)
 check "CRD becomes Established" contains "$out" 'condition met'
 out=$(k apply --server-side -f "$tmp/cr.yaml" 2>&1)
 check "CR applied after Established" contains "$out" 'widget.example.com/w1 serverside-applied'
@@ -278,13 +280,15 @@ out=$(c "$API/api/v1/namespaces/demo/configmaps?limit=2")
 check "limit returns a continue token" contains "$out" '"continue":"'
 
 # watch
-c -N "$API/api/v1/namespaces/demo/configmaps?watch=1&timeoutSeconds=3&labelSelector=w%3D1" >"$tmp/watch.out" 2>&1 &
+c -N "$API/api/v1/namespaces/demo/configmaps?watch=1&timeoutSeconds=60&labelSelector=w%3D1" >"$tmp/watch.out" 2>&1 &
 wpid=$!
 sleep 0.5
 mkcm watched >/dev/null
 k label cm watched -n demo w=1 >/dev/null
 k delete cm watched -n demo >/dev/null
-wait $wpid || true
+for _ in $(seq 100); do grep -q '"type":"DELETED"' "$tmp/watch.out" && break; sleep 0.2; done
+kill "$wpid" 2>/dev/null || true
+wait "$wpid" 2>/dev/null || true
 check "watch stream: ADDED on label match" grep -q '"type":"ADDED".*"name":"watched"' "$tmp/watch.out"
 check "watch stream: DELETED" grep -q '"type":"DELETED".*"name":"watched"' "$tmp/watch.out"
 
@@ -333,7 +337,7 @@ EOF
 k apply --server-side -f "$tmp/webhook.yaml" >/dev/null
 out=$(k apply --server-side -f "$tmp/cr.yaml" 2>&1 || true)
 check "webhook down -> InternalError with the real message shape" contains "$out" 'Internal error occurred: failed calling webhook "guard.example.com": failed to call webhook: Post "https://guard.demo.svc:443/validate?timeout=10s": dial tcp 10.96.[0-9.]*:443: connect: connection refused'
-out=$(k rollout status deployment/guard -n demo --timeout=20s 2>&1)
+out=$(k rollout status deployment/guard -n demo --timeout=60s 2>&1)
 check "deployment rolls out" contains "$out" 'successfully rolled out'
 out=$(k get deploy guard -n demo -o jsonpath='{.status.availableReplicas}/{.status.observedGeneration}')
 check "deployment status" eq "$out" "1/1"
