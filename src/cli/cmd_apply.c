@@ -230,6 +230,8 @@ static void print_summary(struct kf_kube_cli *c, const struct kf_apply_result *r
 				      "seconds", res->elapsed, "requests", "sent", (json_int_t)st->requests,
 				      "retries", (json_int_t)st->retries, "http2", st->http2);
 
+		if (c->dry_run)
+			json_object_set_new(o, "notChecked", json_integer((json_int_t)res->unchecked));
 		if (res->report)
 			json_object_update(o, res->report);
 		kf_cli_print_json(o);
@@ -253,6 +255,8 @@ static void print_summary(struct kf_kube_cli *c, const struct kf_apply_result *r
 				fprintf(stderr, "not ready: %s: %s\n", json_string_value(json_object_get(x, "object")),
 					json_string_value(json_object_get(x, "why")));
 	}
+	if (c->dry_run && res->unchecked)
+		printf("dry run: %zu objects not checked (their namespace or CRD is created by this apply)\n", res->unchecked);
 	printf("%s%zu objects: %zu applied, %zu unchanged, %zu failed, %zu pruned%s in %s (%lu requests, %lu retries, %s)\n",
 	       c->dry_run ? "dry run: " : "", res->total, res->applied, res->unchanged, res->failed, res->pruned,
 	       c->wait ? (res->not_ready ? ", not all ready" : ", all ready") : "", el,

@@ -615,6 +615,15 @@ static int apply_batch(struct run *r, struct kf_obj **objs, size_t n, struct kf_
 		case V_RETRY:
 		case V_WEBHOOK:
 			o->state = KF_OBJ_RETRY;
+			if (r->o->dry_run && q[i].status == 404) {
+				/* Its namespace or CRD is created by this apply: a dry
+				 * run cannot check it. */
+				char *w = kf_xasprintf("not checked: %s (created by this apply; dry run)", o->why);
+
+				free(o->why);
+				o->why = w;
+				o->state = KF_OBJ_UNCHANGED;
+			}
 			break;
 		case V_FAIL:
 			o->state = KF_OBJ_FAILED;
@@ -1118,7 +1127,10 @@ static void fill_report(struct run *r)
 			r->res->applied++;
 			break;
 		case KF_OBJ_UNCHANGED:
-			r->res->unchanged++;
+			if (o->why && kf_str_startswith(o->why, "not checked"))
+				r->res->unchecked++;
+			else
+				r->res->unchanged++;
 			break;
 		default: {
 			char *label = kf_obj_label(o);

@@ -253,9 +253,11 @@ int kf_diff_run(struct kf_buf *out, size_t *ndiff, struct kf_kube *k,
 				live = json_loadb(get->resp.buf, get->resp.len, 0, NULL);
 			else if (get->err || get->status != 404)
 				rc = kf_kube_req_error(err, get);
-			if (!rc && (patch->err || patch->status < 200 || patch->status > 299))
+			if (!rc && !live && patch->status == 404 && !patch->err)
+				merged = json_deep_copy(o->obj); /* its namespace is new too */
+			else if (!rc && (patch->err || patch->status < 200 || patch->status > 299))
 				rc = kf_kube_req_error(err, patch);
-			if (!rc)
+			else if (!rc)
 				merged = json_loadb(patch->resp.buf, patch->resp.len, 0, NULL);
 		} else {
 			merged = json_deep_copy(o->obj);

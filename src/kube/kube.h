@@ -336,6 +336,7 @@ struct kf_apply_opts {
 
 struct kf_apply_result {
 	size_t total, applied, unchanged, failed, pruned, prune_skipped;
+	size_t unchecked; /* dry run: namespace or CRD created by the same apply */
 	size_t ready, not_ready;
 	double elapsed;
 	json_t *report; /* {"failedObjects":[{"object","source","error"}], "prunedObjects":[..], "notReady":[..]}, owned */
