@@ -29,10 +29,10 @@ log() { [ -n "${KF_NODES_QUIET:-}" ] || echo "nodes.sh: $*" >&2; }
 
 need_root() { [ "$(id -u)" = 0 ] || die "must run as root"; }
 
+# Absolute path of a state directory (created only by `up`).
 abs_state() {
 	[ -n "${1:-}" ] || die "missing STATE_DIR"
-	mkdir -p "$1"
-	(cd "$1" && pwd)
+	realpath -m -- "$1"
 }
 
 # ---- slots: which 10.250.X.0/24 a state dir uses ---------------------------
@@ -271,6 +271,7 @@ cmd_up() {
 		die "up: N must be 1..$MAX_NODES"
 	fi
 	STATE=$(abs_state "${2:-}")
+	mkdir -p "$STATE"
 	local x i t0 pids=() fail=0
 	t0=$EPOCHREALTIME
 	cmd_down "$STATE" 2>/dev/null
