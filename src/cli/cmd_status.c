@@ -71,18 +71,22 @@ static int run_status(int argc, char **argv, struct kf_cli *cli)
 		kf_cli_print_json(st);
 		goto out;
 	}
-	printf("%s%-12s %-15s %-13s %-9s %-28s %-5s %-4s %-10s %-8s %-6s %s%s\n", kf_cli_c(cli, KF_C_BOLD),
+	printf("%s%-12s %-15s %-13s %-9s %-22s %-4s %-4s %-10s %-8s %-6s %s%s\n", kf_cli_c(cli, KF_C_BOLD),
 	       "HOST", "ADDRESS", "ROLE", "REACHABLE", "OS", "CPUS", "MEM", "KUBELET", "PREPARED", "JOINED", "NODE",
 	       kf_cli_c(cli, KF_C_RESET));
 	json_array_foreach(json_object_get(st, "hosts"), i, h) {
-		char mem[16] = "-", cpus[8] = "-";
+		char mem[16] = "-", cpus[8] = "-", os[64];
+		const char *osn = s_or(h, "os", "-");
+
+		/* "Debian GNU/Linux 12 (bookworm)" -> "Debian GNU/Linux 12" */
+		snprintf(os, sizeof(os), "%.*s", (int)(strstr(osn, " (") ? (size_t)(strstr(osn, " (") - osn) : strlen(osn)), osn);
 
 		if (json_object_get(h, "memoryGiB"))
 			snprintf(mem, sizeof(mem), "%.0fG", json_real_value(json_object_get(h, "memoryGiB")));
 		if (json_object_get(h, "cpus"))
 			snprintf(cpus, sizeof(cpus), "%d", (int)json_integer_value(json_object_get(h, "cpus")));
-		printf("%-12s %-15s %-13s %-9s %-28.28s %-5s %-4s %-10s %-8s %-6s %s\n", s_or(h, "name", "?"),
-		       s_or(h, "address", "?"), s_or(h, "role", "?"), yn(h, "reachable"), s_or(h, "os", "-"), cpus,
+		printf("%-12s %-15s %-13s %-9s %-22.22s %-4s %-4s %-10s %-8s %-6s %s\n", s_or(h, "name", "?"),
+		       s_or(h, "address", "?"), s_or(h, "role", "?"), yn(h, "reachable"), os, cpus,
 		       mem, s_or(h, "kubelet", "-"), yn(h, "prepared"), yn(h, "joined"), s_or(h, "node", "-"));
 	}
 	json_array_foreach(json_object_get(st, "hosts"), i, h) {

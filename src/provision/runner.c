@@ -332,7 +332,17 @@ static void run_host(struct kf_run *r, const struct kf_phase *ph, struct kf_rhos
 	if (rc) {
 		char *msg;
 
-		kf_err_wrap(&e, "phase '%s' on %s", ph->title, h->cfg->name);
+		{
+			/* SSH errors already begin "NAME (USER@ADDRESS:PORT)". */
+			char *inner = kf_err_str(e);
+			size_t nl = strlen(h->cfg->name);
+
+			if (!strncmp(inner, h->cfg->name, nl) && !strncmp(inner + nl, " (", 2))
+				kf_err_set(&e, kf_err_code(e), "phase '%s' on %s", ph->title, inner);
+			else
+				kf_err_wrap(&e, "phase '%s' on %s", ph->title, h->cfg->name);
+			free(inner);
+		}
 		msg = kf_err_str(e);
 		h->failed = true;
 		h->res = KF_RES_FAILED;
