@@ -494,6 +494,8 @@ class Api(object):
                     raise bad_request('%s in version "%s" cannot be handled as a %s: strict '
                                       'decoding error: unknown field "metadata.%s"'
                                       % (rdef.kind, rdef.version, rdef.kind, k))
+        if old is not None:
+            errs += _immutable(rdef, obj, old)
         if rdef.gr == ("apiextensions.k8s.io", "customresourcedefinitions"):
             errs += self._validate_crd(obj, old)
         elif rdef.gr == ("", "services"):
@@ -929,11 +931,13 @@ class Api(object):
         else:
             self.validate(rdef, obj, old, strict)
             self.default(rdef, obj, old)
+        status_val = obj.get("status")
         self._finish(rdef, obj, e)
         if sub == "status":
-            obj["status"] = new.get("status")
-            if obj["status"] is None:
-                obj.pop("status")
+            if status_val is None:
+                obj.pop("status", None)
+            else:
+                obj["status"] = status_val
         incoming_mf = obj["metadata"].get("managedFields")
         if incoming_mf and sub != "status":
             managed = kssa.managed_from_object(obj)
@@ -1481,6 +1485,88 @@ def _rules_match(rules, op, rdef, sub, match_policy):
         if ok:
             return True
     return False
+
+
+def _go_selector(sel):
+    ml = sel.get("matchLabels") or {}
+    me = sel.get("matchExpressions")
+    inner = ", ".join('"%s":"%s"' % kv for kv in sorted(ml.items()))
+    return ("v1.LabelSelector{MatchLabels:map[string]string{%s}, MatchExpressions:%s}"
+            % (inner, "[]v1.LabelSelectorRequirement(nil)" if not me else
+               "[]v1.LabelSelectorRequirement{...}"))
+
+
+STS_MUTABLE = ("replicas", "ordinals", "template", "updateStrategy",
+               "persistentVolumeClaimRetentionPolicy", "minReadySeconds")
+
+
+def _immutable(rdef, obj, old):
+    """Update rules of the real server that refuse changes (field is immutable, ...)."""
+    errs = []
+    gr = rdef.gr
+    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    ospec = old.get("spec") if isinstance(old.get("spec"), dict) else {}
+    if gr in (("apps", "deployments"), ("apps", "replicasets"), ("apps", "daemonsets"),
+              ("apps", "statefulsets")):
+        if "selector" in ospec and spec.get("selector") != ospec.get("selector"):
+            errs.append(("spec.selector", "FieldValueInvalid",
+                         "Invalid value: %s: field is immutable"
+                         % _go_selector(spec.get("selector") or {})))
+        if gr == ("apps", "statefulsets") and not errs:
+            a = {k: v for k, v in spec.items() if k not in STS_MUTABLE}
+            b = {k: v for k, v in ospec.items() if k not in STS_MUTABLE}
+            if a != b:
+                errs.append(("spec", "FieldValueForbidden",
+                             "Forbidden: updates to statefulset spec for fields other than "
+                             "'replicas', 'ordinals', 'template', 'updateStrategy', "
+                             "'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' "
+                             "are forbidden"))
+    elif gr == ("batch", "jobs"):
+        if spec.get("template") != ospec.get("template"):
+            errs.append(("spec.template", "FieldValueInvalid",
+                         "Invalid value: core.PodTemplateSpec{...}: field is immutable"))
+        if "selector" in ospec and spec.get("selector") not in (None, ospec.get("selector")):
+            errs.append(("spec.selector", "FieldValueInvalid",
+                         "Invalid value: %s: field is immutable"
+                         % _go_selector(spec.get("selector") or {})))
+    elif gr in (("rbac.authorization.k8s.io", "rolebindings"),
+                ("rbac.authorization.k8s.io", "clusterrolebindings")):
+        if obj.get("roleRef") != old.get("roleRef"):
+            rr = obj.get("roleRef") or {}
+            errs.append(("roleRef", "FieldValueInvalid",
+                         'Invalid value: rbac.RoleRef{APIGroup:"%s", Kind:"%s", Name:"%s"}: '
+                         'cannot change roleRef' % (rr.get("apiGroup", ""), rr.get("kind", ""),
+                                                    rr.get("name", ""))))
+    elif gr in (("", "configmaps"), ("", "secrets")):
+        if old.get("immutable"):
+            for f in ("data", "binaryData") if gr[1] == "configmaps" else ("data",):
+                if obj.get(f) != old.get(f):
+                    errs.append((f, "FieldValueForbidden",
+                                 "Forbidden: field is immutable when `immutable` is set"))
+            if not obj.get("immutable"):
+                errs.append(("immutable", "FieldValueForbidden",
+                             "Forbidden: field is immutable when `immutable` is set"))
+        if gr[1] == "secrets" and old.get("type") and obj.get("type", "Opaque") != old["type"]:
+            errs.append(("type", "FieldValueInvalid",
+                         "Invalid value: %s: field is immutable" % gostr(obj.get("type",
+                                                                                "Opaque"))))
+    elif gr == ("", "services"):
+        oip = ospec.get("clusterIP")
+        nip = spec.get("clusterIP")
+        if oip and nip and nip != oip:
+            errs.append(("spec.clusterIPs[0]", "FieldValueInvalid",
+                         'Invalid value: []string{"%s"}: may not change once set' % nip))
+    elif gr == ("", "persistentvolumeclaims"):
+        a = dict(spec)
+        b = dict(ospec)
+        for d in (a, b):
+            d.pop("resources", None)
+            d.pop("volumeAttributesClassName", None)
+        if a != b:
+            errs.append(("spec", "FieldValueForbidden",
+                         "Forbidden: spec is immutable after creation except "
+                         "resources.requests and volumeAttributesClassName for bound claims"))
+    return errs
 
 
 def _validate_service(obj):

@@ -423,6 +423,7 @@ class Sim(object):
         if args.faults:
             self.faults.set(json.loads(args.faults))
         self._disc_cache = {}
+        self._json_cache = {}
 
     def load_tokens(self, path):
         with open(path) as f:
@@ -613,6 +614,9 @@ class Sim(object):
                 out, created = api.apply(rdef, nsv, name, body, q, dry_run,
                                          sub if sub == "status" else "")
                 return self.send_obj(h, 201 if created else 200, rdef, out, accept, q)
+            if sub == "scale":
+                return self.patch_scale(h, rdef, nsv, name, body, ctype, q, user, manager,
+                                        dry_run)
             out = api.patch(rdef, nsv, name, body, ctype, q, user, manager, dry_run,
                             sub if sub == "status" else "")
             return self.send_obj(h, 200, rdef, out, accept, q)
@@ -697,11 +701,20 @@ class Sim(object):
         h.send_bytes(200, data, "application/json")
 
     def _item_json(self, o, rdef, strip):
+        # resourceVersions are unique per stored object version: cache serializations
+        key = (o["metadata"].get("resourceVersion"), rdef.api_version, strip)
+        s = self._json_cache.get(key)
+        if s is not None:
+            return s
         if strip:
             o = {k: v for k, v in o.items() if k not in ("apiVersion", "kind")}
         else:
             o = self.api.render(o, rdef)
-        return json.dumps(o, separators=(",", ":"))
+        s = json.dumps(o, separators=(",", ":"))
+        if len(self._json_cache) > 20000:
+            self._json_cache.clear()
+        self._json_cache[key] = s
+        return s
 
     def serve_watch(self, h, rdef, ns, q):
         try:
@@ -753,6 +766,23 @@ class Sim(object):
         new.setdefault("spec", {})["replicas"] = (obj.get("spec") or {}).get("replicas", 0)
         out = self.api.update(rdef, ns, name, b"", new, q, user, manager, dry_run)
         return h.send_json(200, _scale(rdef, out))
+
+    def patch_scale(self, h, rdef, ns, name, body, ctype, q, user, manager, dry_run):
+        import kssa
+        cur = self.api.get(rdef, ns, name)
+        scale = _scale(rdef, cur)
+        patch = self.api.decode_body(body, ctype)
+        ct = (ctype or "").split(";")[0].strip()
+        try:
+            if ct == "application/json-patch+json":
+                new = kssa.json_patch(scale, patch)
+            elif isinstance(patch, dict):
+                new = kssa.merge_patch(scale, patch)
+            else:
+                raise kapi.bad_request("invalid patch")
+        except kssa.JSONPatchError as e:
+            raise ApiError(422, "Invalid", str(e), {})
+        return self.put_scale(h, rdef, ns, name, new, q, user, manager, dry_run)
 
     def serve_openapi(self, h, parts):
         api = self.api
