@@ -605,7 +605,7 @@ static void test_yaml_emit__tricky_strings_round_trip(void **state)
 		"`x`", "<<", "=", "---", "...", "--- x", "a\nb", "a\nb\n",
 		"a\nb\n\n", "\na", "\n", " a\nb", "a\n b", "a \nb ", "tab\there",
 		"\ttab", "cr\r\nlf", "nul\\0", "bell\x07", "\xc2\x85nel",
-		"\xe2\x80\xa8ls", "\xef\xbb\xbf" "bom", "\xc3\xa9t\xc3\xa9",
+		"\xe2\x80\xa8ls", "\xef\xbb\xbf\x62om", "\xc3\xa9t\xc3\xa9",
 		"emoji \xf0\x9f\x98\x80", "trailing ", "x:", "back\\slash",
 		"quote\"d", "\x7f", "\xc2\x80", "a\n\n\nb", "#!/bin/sh\necho hi\n",
 		"key: |\n  nested\n", "  lead\n", "\n\n", "a\n---\nb", "a\n...\n",
