@@ -471,8 +471,13 @@ int kf_kube_run(struct kf_kube *k, struct kf_kube_req **reqs, size_t n,
 
 			curl_multi_poll(k->multi, NULL, 0, ms, NULL);
 		} else {
-			double t = wait_until - kf_now();
+			/* Nothing in flight: wait only for the earliest retry. */
+			double first = 0, t;
 
+			for (size_t i = 0; i < n; i++)
+				if (!s[i].done && (!first || s[i].not_before < first))
+					first = s[i].not_before > 0 ? s[i].not_before : kf_now();
+			t = first - kf_now();
 			if (t > 0)
 				kf_sleep(t > 1 ? 1 : t);
 		}
