@@ -344,6 +344,49 @@ check "deployment status" eq "$out" "1/1"
 out=$(k apply --server-side -f "$tmp/cr.yaml" 2>&1)
 check "webhook up -> CR accepted" contains "$out" 'widget.example.com/w1 serverside-applied'
 
+# immutable fields, scale and status subresources, strategic merge patch, finalizers
+out=$(k apply --server-side -f - 2>&1 <<'EOF' || true
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: guard, namespace: demo}
+spec:
+  selector: {matchLabels: {app: other}}
+  template:
+    metadata: {labels: {app: other}}
+    spec:
+      containers: [{name: guard, image: example.com/guard:1}]
+EOF
+)
+check "changing a Deployment selector -> field is immutable" contains "$out" 'spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map\[string\]string{"app":"other"}, MatchExpressions:\[\]v1.LabelSelectorRequirement(nil)}: field is immutable'
+out=$(k scale deployment guard -n demo --replicas=3 2>&1)
+check "kubectl scale (scale subresource)" contains "$out" 'deployment.apps/guard scaled'
+out=$(k get deploy guard -n demo -o jsonpath='{.spec.replicas}/{.metadata.generation}/{.status.observedGeneration}')
+check "scale bumps generation, status catches up later" eq "$out" "3/2/1"
+out=$(c -X PATCH -H 'Content-Type: application/merge-patch+json' -d '{"spec":{"replicas":9},"status":{"replicas":7}}' \
+  "$API/apis/apps/v1/namespaces/demo/deployments/guard/status")
+out=$(head -n -1 <<<"$out" | "$PY" -c 'import json,sys; d=json.load(sys.stdin); print(d["spec"]["replicas"], d["status"]["replicas"])')
+check "status subresource changes only status" eq "$out" "3 7"
+k patch deployment guard -n demo -p '{"spec":{"template":{"spec":{"containers":[{"name":"guard","image":"example.com/guard:2"}]}}}}' >/dev/null
+out=$(k get deploy guard -n demo -o jsonpath='{.spec.template.spec.containers[0].image}')
+check "strategic merge patch merges containers by name" eq "$out" "example.com/guard:2"
+out=$(k patch widget w1 -n demo --type=strategic -p '{"spec":{"size":1}}' 2>&1 || true)
+check "strategic merge patch on a custom resource -> 415" contains "$out" 'UnsupportedMediaType\|unknown format\|is not supported'
+k apply --server-side -f - >/dev/null <<'EOF'
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: held, namespace: demo, finalizers: [example.com/hold]}
+EOF
+k delete cm held -n demo --wait=false >/dev/null
+out=$(k get cm held -n demo -o jsonpath='{.metadata.deletionTimestamp}')
+check "object with a finalizer stays with deletionTimestamp" test -n "$out"
+k patch cm held -n demo --type=json -p '[{"op":"remove","path":"/metadata/finalizers"}]' >/dev/null
+out=$(k get cm held -n demo 2>&1 || true)
+check "removing the last finalizer deletes it" contains "$out" 'configmaps "held" not found'
+out=$(c -X DELETE "$API/api/v1/namespaces/demo/configmaps?labelSelector=env")
+check "delete collection returns the deleted list" contains "$out" '"kind":"ConfigMapList"'
+out=$(k get cm -n demo -l env -o name)
+check "delete collection deleted the selected objects" eq "$out" ""
+
 # faults: 429 with Retry-After (kubectl retries), 500, dropped connection, stats
 curl -sS -X POST "$CTL/kubesim/stats/reset" >/dev/null
 curl -sS -X POST -d '{"throttle_count": 2, "retry_after": 1, "verbs": ["get"]}' "$CTL/kubesim/faults" >/dev/null
