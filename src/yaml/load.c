@@ -561,14 +561,17 @@ static int key_from_value(struct loader *l, const json_t *v, uint32_t *off,
 	return key_store(l, s, n, off, line, col);
 }
 
+/* go-yaml's isMerge: the text "<<", plain and untagged or tagged !!merge. */
 static bool is_merge_key(const yaml_event_t *ev)
 {
 	const char *tag = (const char *)ev->data.scalar.tag;
 
+	if (ev->data.scalar.length != 2 ||
+	    memcmp(ev->data.scalar.value, "<<", 2) != 0)
+		return false;
 	if (tag)
 		return strcmp(tag, KF_TAG_PREFIX "merge") == 0;
-	return ev->data.scalar.plain_implicit && ev->data.scalar.length == 2 &&
-	       memcmp(ev->data.scalar.value, "<<", 2) == 0;
+	return ev->data.scalar.plain_implicit;
 }
 
 static int on_scalar(struct loader *l, yaml_event_t *ev)
