@@ -116,6 +116,8 @@ int kf_ssh_exec(struct kf_ssh *s, const char *cmd,
 	int rc = 0, status = -1;
 
 	k.cap = o->max_output ? o->max_output : DEFAULT_MAX_OUTPUT;
+	if (o->info)
+		o->info->exit_signal[0] = '\0';
 	if (exit_status)
 		*exit_status = -1;
 	sudo = o->sudo && strcmp(s->user, "root") != 0;
@@ -150,18 +152,18 @@ int kf_ssh_exec(struct kf_ssh *s, const char *cmd,
 		}
 		if (kf_ssh__wait(s, deadline)) {
 			timed_out = true;
-			goto timeout;
+			goto out;
 		}
 	}
 	while ((rc = libssh2_channel_exec(ch, run)) == LIBSSH2_ERROR_EAGAIN) {
 		if (kf_ssh__wait(s, deadline)) {
 			timed_out = true;
-			goto timeout;
+			goto out;
 		}
 	}
 	if (rc) {
 		rc = kf_err_from_ssh(err, s->session, rc, "%s: start command", s->label);
-		goto drop;
+		goto out;
 	}
 
 	for (;;) {
@@ -198,7 +200,7 @@ int kf_ssh_exec(struct kf_ssh *s, const char *cmd,
 			} else {
 				rc = kf_err_from_ssh(err, s->session, (int)n,
 						     "%s: read command output", s->label);
-				goto drop;
+				goto out;
 			}
 		}
 		if (idle[1] && idle[2] && libssh2_channel_eof(ch))
@@ -206,25 +208,25 @@ int kf_ssh_exec(struct kf_ssh *s, const char *cmd,
 		/* checked on every round: a chatty command must time out too */
 		if (deadline && kf_now() >= deadline) {
 			timed_out = true;
-			goto timeout;
+			goto out;
 		}
 		if (progress)
 			continue;
 		libssh2_keepalive_send(s->session, &next);
 		if (kf_ssh__wait(s, deadline)) {
 			timed_out = true;
-			goto timeout;
+			goto out;
 		}
 	}
 	while ((rc = libssh2_channel_close(ch)) == LIBSSH2_ERROR_EAGAIN)
 		if (kf_ssh__wait(s, deadline)) {
 			timed_out = true;
-			goto timeout;
+			goto out;
 		}
 	while ((rc = libssh2_channel_wait_closed(ch)) == LIBSSH2_ERROR_EAGAIN)
 		if (kf_ssh__wait(s, deadline)) {
 			timed_out = true;
-			goto timeout;
+			goto out;
 		}
 	status = libssh2_channel_get_exit_status(ch);
 	libssh2_channel_get_exit_signal(ch, &sig, &siglen, NULL, NULL, NULL, NULL);
@@ -247,23 +249,17 @@ int kf_ssh_exec(struct kf_ssh *s, const char *cmd,
 		*exit_status = status;
 	kf_trace("ssh", "%s: exit status %d after %.0f ms", s->name, status,
 		 (kf_now() - start) * 1000);
-	goto out;
-timeout:
-	{
+out:
+	if (timed_out) {
 		char d[32];
 		rc = kf_err_set(err, KF_ETIMEOUT, "%s: command timed out after %s",
 				s->label, kf_duration_fmt(o->timeout, d));
 	}
-drop:
 	if (ch)
 		channel_drop(s, ch);
-	ch = NULL;
-out:
 	libssh2_session_set_blocking(s->session, 1);
 	if (o->info) {
 		o->info->exit_status = status;
-		if (!sig)
-			o->info->exit_signal[0] = '\0';
 		o->info->truncated = k.truncated;
 		o->info->timed_out = timed_out;
 		o->info->elapsed = kf_now() - start;

@@ -103,80 +103,96 @@ int kf_ssh__wait(struct kf_ssh *s, double deadline)
 
 /* ---- TCP connect ------------------------------------------------------- */
 
+/* Tune a connected socket: blocking again (libssh2 sets its own mode), no
+ * Nagle delay, TCP keepalive so a dead peer is noticed. */
+static void tune_socket(int fd)
+{
+	int one = 1, idle = 30, intvl = 10, cnt = 3;
+
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+}
+
+/* Connect to one address before `deadline`. Returns the socket, or -1 with
+ * *why set (errno text), or -2 when the deadline passed. */
+static int connect_one(const struct addrinfo *ai, double deadline,
+		       const char **why)
+{
+	struct pollfd pfd;
+	socklen_t sl = sizeof(int);
+	int fd, rc, soerr = 0;
+	double left;
+
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+		    ai->ai_protocol);
+	if (fd < 0) {
+		*why = strerror(errno);
+		return -1;
+	}
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+		return fd;
+	if (errno != EINPROGRESS) {
+		*why = strerror(errno);
+		close(fd);
+		return -1;
+	}
+	pfd.fd = fd;
+	pfd.events = POLLOUT;
+	do {
+		left = deadline - kf_now();
+		rc = left > 0 ? poll(&pfd, 1, (int)(left * 1000) + 1) : 0;
+	} while (rc < 0 && errno == EINTR);
+	if (rc == 0) {
+		close(fd);
+		return -2;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr == 0)
+		return fd;
+	*why = strerror(soerr ? soerr : errno);
+	close(fd);
+	return -1;
+}
+
 static int tcp_connect(const char *label, const char *address, int port,
 		       double timeout, int *out, struct kf_err **err)
 {
 	struct addrinfo hints = { 0 }, *res = NULL, *ai;
 	char portstr[16];
-	int rc, fd = -1, soerr = 0;
-	double deadline = kf_now() + timeout;
 	const char *why = "no address";
+	double deadline = kf_now() + timeout;
+	int rc, fd = -1;
 
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICSERV;
 	snprintf(portstr, sizeof(portstr), "%d", port);
 	rc = getaddrinfo(address, portstr, &hints, &res);
 	if (rc) {
-		return kf_err_set(err, KF_EIO, "%s: cannot resolve '%s': %s",
-				  label, address, gai_strerror(rc));
+		rc = kf_err_set(err, KF_EIO, "%s: cannot resolve '%s': %s", label,
+				address, gai_strerror(rc));
+		goto out;
 	}
-	for (ai = res; ai; ai = ai->ai_next) {
-		struct pollfd pfd;
-		socklen_t sl = sizeof(soerr);
-		double left;
-
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
-			    ai->ai_protocol);
-		if (fd < 0) {
-			why = strerror(errno);
-			continue;
-		}
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-			goto connected;
-		if (errno != EINPROGRESS) {
-			why = strerror(errno);
-			goto next;
-		}
-		pfd.fd = fd;
-		pfd.events = POLLOUT;
-		left = deadline - kf_now();
-		rc = left > 0 ? poll(&pfd, 1, (int)(left * 1000) + 1) : 0;
-		while (rc < 0 && errno == EINTR) {
-			left = deadline - kf_now();
-			rc = left > 0 ? poll(&pfd, 1, (int)(left * 1000) + 1) : 0;
-		}
-		if (rc == 0) {
-			close(fd);
-			freeaddrinfo(res);
-			return kf_err_set(err, KF_ETIMEOUT,
-					  "%s: connect to %s port %d: timed out after %gs (host down or unreachable?)",
-					  label, address, port, timeout);
-		}
-		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr == 0)
-			goto connected;
-		why = strerror(soerr ? soerr : errno);
-next:
-		close(fd);
-		fd = -1;
+	for (ai = res; ai && fd == -1; ai = ai->ai_next)
+		fd = connect_one(ai, deadline, &why);
+	if (fd == -2) {
+		rc = kf_err_set(err, KF_ETIMEOUT,
+				"%s: connect to %s port %d: timed out after %gs (host down or unreachable?)",
+				label, address, port, timeout);
+	} else if (fd < 0) {
+		rc = kf_err_set(err, KF_EIO, "%s: connect to %s port %d: %s", label,
+				address, port, why);
+	} else {
+		tune_socket(fd);
+		*out = fd;
+		rc = 0;
 	}
-	freeaddrinfo(res);
-	return kf_err_set(err, KF_EIO, "%s: connect to %s port %d: %s", label,
-			  address, port, why);
-connected:
-	freeaddrinfo(res);
-	{
-		int one = 1, idle = 30, intvl = 10, cnt = 3;
-		int fl = fcntl(fd, F_GETFL);
-
-		fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-		setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
-		setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
-		setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
-	}
-	*out = fd;
-	return 0;
+out:
+	if (res)
+		freeaddrinfo(res);
+	return rc;
 }
 
 /* ---- host keys --------------------------------------------------------- */
@@ -377,16 +393,18 @@ static int auth_agent(struct kf_ssh *s, bool *rsa_refused, int *tried)
 {
 	LIBSSH2_AGENT *agent = libssh2_agent_init(s->session);
 	struct libssh2_agent_publickey *id = NULL, *prev = NULL;
+	bool connected = false;
 	int rc = 1;
 
 	if (!agent)
-		return 1;
+		goto out;
 	if (libssh2_agent_connect(agent)) {
 		kf_debug("%s: ssh-agent: cannot connect to SSH_AUTH_SOCK; trying the key file", s->name);
 		goto out;
 	}
+	connected = true;
 	if (libssh2_agent_list_identities(agent))
-		goto disc;
+		goto out;
 	while (libssh2_agent_get_identity(agent, &id, prev) == 0) {
 		char *type = kf_ssh_blob_type(id->blob, id->blob_len);
 
@@ -403,10 +421,11 @@ static int auth_agent(struct kf_ssh *s, bool *rsa_refused, int *tried)
 			*rsa_refused = true;
 		free(type);
 	}
-disc:
-	libssh2_agent_disconnect(agent);
 out:
-	libssh2_agent_free(agent);
+	if (connected)
+		libssh2_agent_disconnect(agent);
+	if (agent)
+		libssh2_agent_free(agent);
 	return rc;
 }
 
@@ -532,12 +551,16 @@ int kf_ssh_connect(struct kf_ssh **out, const struct kf_ssh_target *t,
 
 	*out = NULL;
 	kf_kh_result_init(&known);
-	if (!t || !t->address || !t->address[0])
-		return kf_err_set(err, KF_EINVAL, "ssh: no address to connect to");
+	if (!t || !t->address || !t->address[0]) {
+		rc = kf_err_set(err, KF_EINVAL, "ssh: no address to connect to");
+		goto out;
+	}
 	kf_ssh__init_once();
-	if (atomic_load(&init_rc))
-		return kf_err_set(err, KF_EIO, "ssh: libssh2_init failed (%d)",
-				  atomic_load(&init_rc));
+	if (atomic_load(&init_rc)) {
+		rc = kf_err_set(err, KF_EIO, "ssh: libssh2_init failed (%d)",
+				atomic_load(&init_rc));
+		goto out;
+	}
 	s = ssh_new(t);
 	deadline = start + s->connect_timeout;
 	kh_files_init(&files, t);
@@ -551,7 +574,7 @@ int kf_ssh_connect(struct kf_ssh **out, const struct kf_ssh_target *t,
 				rc = kf_err_set(err, KF_EAUTH,
 						"%s: identity file '%s' not found (%s) and no ssh-agent (SSH_AUTH_SOCK is not set)",
 						s->label, keyfile, strerror(errno));
-				goto fail;
+				goto out;
 			}
 			kf_debug("%s: identity file '%s' not found; relying on ssh-agent",
 				 s->name, keyfile);
@@ -566,25 +589,25 @@ int kf_ssh_connect(struct kf_ssh **out, const struct kf_ssh_target *t,
 		rc = kf_ssh_connect(&b, t->bastion, err);
 		if (rc) {
 			kf_err_wrap(err, "%s: through bastion", s->label);
-			goto fail;
+			goto out;
 		}
 		rc = kf_ssh__tunnel_start(s, b, s->connect_timeout, &fd, err);
 		b = NULL; /* s owns it now */
 		if (rc)
-			goto fail;
+			goto out;
 		s->sock = fd;
 	} else {
 		rc = tcp_connect(s->label, s->address, s->port, s->connect_timeout,
 				 &s->sock, err);
 		if (rc)
-			goto fail;
+			goto out;
 	}
 	kf_trace("ssh", "%s: connected in %.0f ms", s->label, (kf_now() - start) * 1000);
 
 	s->session = libssh2_session_init();
 	if (!s->session) {
 		rc = kf_err_set(err, KF_EIO, "%s: libssh2_session_init failed", s->label);
-		goto fail;
+		goto out;
 	}
 	libssh2_session_set_blocking(s->session, 1);
 	{
@@ -598,10 +621,10 @@ int kf_ssh_connect(struct kf_ssh **out, const struct kf_ssh_target *t,
 	rc = libssh2_session_handshake(s->session, s->sock);
 	if (rc) {
 		rc = kf_err_from_ssh(err, s->session, rc, "%s: SSH handshake", s->label);
-		goto fail;
+		goto out;
 	}
 	if ((rc = check_hostkey(s, t, &files, err)))
-		goto fail;
+		goto out;
 	{
 		/* Authentication may need a round trip per key: give it the rest
 		 * of the connect time, but at least a few seconds. */
@@ -609,20 +632,19 @@ int kf_ssh_connect(struct kf_ssh **out, const struct kf_ssh_target *t,
 		libssh2_session_set_timeout(s->session, (long)((left > 5 ? left : 5) * 1000));
 	}
 	if ((rc = authenticate(s, keyfile, err)))
-		goto fail;
+		goto out;
 	if (s->keepalive_interval > 0)
 		libssh2_keepalive_config(s->session, 1, (unsigned)s->keepalive_interval);
 	libssh2_session_set_timeout(s->session, 0);
 	kf_trace("ssh", "%s: session ready in %.0f ms", s->label, (kf_now() - start) * 1000);
-	*out = s;
-	s = NULL;
 	rc = 0;
-	goto out;
-fail:
-	kf_ssh_close(s);
-	kf_ssh_close(b);
-	s = NULL;
 out:
+	if (rc) {
+		kf_ssh_close(s);
+		kf_ssh_close(b);
+	} else {
+		*out = s;
+	}
 	free(keyfile);
 	free(host);
 	kh_files_release(&files);

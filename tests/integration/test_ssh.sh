@@ -29,6 +29,9 @@ cleanup() {
 }
 trap cleanup EXIT
 unset SSH_AUTH_SOCK
+# sanitizer builds: full stacks, and libssh2's own ECDSA leak suppressed
+export ASAN_OPTIONS="fast_unwind_on_malloc=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+export LSAN_OPTIONS="suppressions=$SRC/src/ssh/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 
 FAILS=0
 PASSES=0
