@@ -488,12 +488,27 @@ class Api(object):
             if total > 262144:
                 errs.append(("metadata.annotations", "FieldValueTooLong",
                              "Too long: may not be more than 262144 bytes"))
-        if strict:
-            for k in md:
-                if k not in META_FIELDS:
-                    raise bad_request('%s in version "%s" cannot be handled as a %s: strict '
-                                      'decoding error: unknown field "metadata.%s"'
-                                      % (rdef.kind, rdef.version, rdef.kind, k))
+        if rdef.builtin:
+            unknown = ["metadata." + k for k in md if k not in META_FIELDS]
+            allowed = TOP_FIELDS.get(rdef.gr, DEFAULT_TOP)
+            unknown += [k for k in obj if k not in allowed and k not in COMMON_TOP]
+            if unknown and strict:
+                if ssa:
+                    raise bad_request("failed to create typed patch object (%s; %s, Kind=%s): "
+                                      ".%s: field not declared in schema"
+                                      % ((md.get("namespace", "") + "/" if rdef.namespaced
+                                          else "/") + name, rdef.api_version, rdef.kind,
+                                         unknown[0]))
+                raise bad_request('%s in version "%s" cannot be handled as a %s: strict '
+                                  'decoding error: %s'
+                                  % (rdef.kind, rdef.version, rdef.kind,
+                                     ", ".join('unknown field "%s"' % u for u in unknown)))
+            for u in unknown:  # the real decoder drops unknown fields
+                if u.startswith("metadata."):
+                    md.pop(u[9:], None)
+                else:
+                    obj.pop(u, None)
+            self._check_string_maps(rdef, obj)
         if old is not None:
             errs += _immutable(rdef, obj, old)
         if rdef.gr == ("apiextensions.k8s.io", "customresourcedefinitions"):
@@ -520,6 +535,38 @@ class Api(object):
                                                           ", ".join(unknown)))
         if errs:
             raise invalid(rdef, name, errs)
+
+    def _check_string_maps(self, rdef, obj):
+        """Typed decoding errors of ConfigMap/Secret data (a YAML number in data, bad base64)."""
+        def cant(field, v, typ="string"):
+            raise bad_request('%s in version "%s" cannot be handled as a %s: json: cannot '
+                              'unmarshal %s into Go struct field %s.%s of type %s'
+                              % (rdef.kind, rdef.version, rdef.kind, _go_type(v), rdef.kind,
+                                 field, typ))
+        if rdef.gr == ("", "configmaps"):
+            for f in ("data", "binaryData"):
+                d = obj.get(f)
+                if d is None:
+                    continue
+                if not isinstance(d, dict):
+                    cant(f, d, "map[string]string" if f == "data" else "map[string][]uint8")
+                for v in d.values():
+                    if not isinstance(v, str):
+                        cant(f, v, "string" if f == "data" else "[]uint8")
+                    if f == "binaryData":
+                        _b64(rdef, v)
+        elif rdef.gr == ("", "secrets"):
+            for f in ("data", "stringData"):
+                d = obj.get(f)
+                if d is None:
+                    continue
+                if not isinstance(d, dict):
+                    cant(f, d, "map[string][]uint8" if f == "data" else "map[string]string")
+                for v in d.values():
+                    if not isinstance(v, str):
+                        cant(f, v, "[]uint8" if f == "data" else "string")
+                    if f == "data":
+                        _b64(rdef, v)
 
     def _validate_crd(self, obj, old):
         errs = []
@@ -617,6 +664,15 @@ class Api(object):
                     spec.setdefault("podManagementPolicy", "OrderedReady")
                     spec.setdefault("updateStrategy", {"type": "RollingUpdate",
                                                        "rollingUpdate": {"partition": 0}})
+        elif gr == ("", "secrets"):
+            obj.setdefault("type", "Opaque")
+            sd = obj.pop("stringData", None)
+            if isinstance(sd, dict) and sd:
+                data = obj.get("data")
+                if not isinstance(data, dict):
+                    data = obj["data"] = {}
+                for k, v in sd.items():
+                    data[k] = base64.b64encode(str(v).encode()).decode()
         elif gr == ("", "persistentvolumeclaims"):
             if isinstance(spec, dict):
                 spec.setdefault("volumeMode", "Filesystem")
@@ -1485,6 +1541,63 @@ def _rules_match(rules, op, rdef, sub, match_policy):
         if ok:
             return True
     return False
+
+
+COMMON_TOP = {"apiVersion", "kind", "metadata"}
+DEFAULT_TOP = {"spec", "status"}
+TOP_FIELDS = {
+    ("", "configmaps"): {"data", "binaryData", "immutable"},
+    ("", "secrets"): {"data", "stringData", "type", "immutable"},
+    ("", "serviceaccounts"): {"secrets", "imagePullSecrets", "automountServiceAccountToken"},
+    ("", "endpoints"): {"subsets"},
+    ("", "events"): {"involvedObject", "reason", "message", "source", "firstTimestamp",
+                     "lastTimestamp", "count", "type", "eventTime", "series", "action",
+                     "related", "reportingComponent", "reportingInstance"},
+    ("", "podtemplates"): {"template"},
+    ("rbac.authorization.k8s.io", "roles"): {"rules"},
+    ("rbac.authorization.k8s.io", "clusterroles"): {"rules", "aggregationRule"},
+    ("rbac.authorization.k8s.io", "rolebindings"): {"subjects", "roleRef"},
+    ("rbac.authorization.k8s.io", "clusterrolebindings"): {"subjects", "roleRef"},
+    ("admissionregistration.k8s.io", "mutatingwebhookconfigurations"): {"webhooks"},
+    ("admissionregistration.k8s.io", "validatingwebhookconfigurations"): {"webhooks"},
+    ("scheduling.k8s.io", "priorityclasses"): {"value", "globalDefault", "description",
+                                               "preemptionPolicy"},
+    ("storage.k8s.io", "storageclasses"): {"provisioner", "parameters", "reclaimPolicy",
+                                           "mountOptions", "allowVolumeExpansion",
+                                           "volumeBindingMode", "allowedTopologies"},
+    ("apps", "controllerrevisions"): {"data", "revision"},
+    ("discovery.k8s.io", "endpointslices"): {"addressType", "endpoints", "ports"},
+    ("node.k8s.io", "runtimeclasses"): {"handler", "overhead", "scheduling"},
+}
+
+
+def _go_type(v):
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, (int, float)):
+        return "number"
+    if isinstance(v, list):
+        return "array"
+    if isinstance(v, dict):
+        return "object"
+    return "string"
+
+
+def _b64(rdef, v):
+    try:
+        base64.b64decode(v.encode(), validate=True)
+    except Exception:
+        raise bad_request('%s in version "%s" cannot be handled as a %s: illegal base64 data '
+                          'at input byte %d' % (rdef.kind, rdef.version, rdef.kind,
+                                                _b64_bad_at(v)))
+
+
+def _b64_bad_at(v):
+    ok = set(string.ascii_letters + string.digits + "+/=")
+    for i, ch in enumerate(v):
+        if ch not in ok:
+            return i
+    return len(v) - len(v) % 4
 
 
 def _go_selector(sel):
