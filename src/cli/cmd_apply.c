@@ -156,7 +156,9 @@ int kf_kube_cli_load(struct kf_kube_cli *c, struct kf_objset *set,
 		goto out;
 	/* Check kinds too, so that every problem is reported at once. */
 	kf_err_clear(err);
-	rc = kf_objset_resolve(set, c->d, c->cfg->namespace, &dg);
+	rc = kf_objset_resolve_fresh(set, c->d, c->k, c->cfg->namespace, &dg, err);
+	if (rc && !dg.n)
+		goto out;
 	if (dg.n) {
 		print_diags(c, &dg);
 		rc = kf_err_set(err, KF_EINVAL, "%zu problem(s) in the input; nothing was applied", dg.n);

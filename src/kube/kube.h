@@ -244,6 +244,13 @@ void kf_objset_release(struct kf_objset *set);
 int kf_objset_resolve(struct kf_objset *set, const struct kf_discovery *d,
 		      const char *default_ns, struct kf_diags *diags);
 
+/* kf_objset_resolve, and when a kind is unknown, refresh discovery once
+ * (the server may have learned new kinds since it was loaded) and check
+ * again. For long-lived discovery caches (the reconciler). */
+int kf_objset_resolve_fresh(struct kf_objset *set, struct kf_discovery *d,
+			    struct kf_kube *k, const char *default_ns,
+			    struct kf_diags *diags, struct kf_err **err);
+
 /* Where a kind goes in the apply order (lower first): Namespaces and CRDs,
  * then cluster-scoped prerequisites, then workloads, custom resources,
  * webhook configurations last. Unknown kinds rank as custom resources. */

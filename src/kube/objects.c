@@ -456,6 +456,24 @@ int kf_objset_resolve(struct kf_objset *set, const struct kf_discovery *d,
 	return diags->n > before ? KF_EINVAL : 0;
 }
 
+int kf_objset_resolve_fresh(struct kf_objset *set, struct kf_discovery *d,
+			    struct kf_kube *k, const char *default_ns,
+			    struct kf_diags *diags, struct kf_err **err)
+{
+	struct kf_diags first = KF_DIAGS_INIT;
+	int rc;
+
+	if (kf_objset_resolve(set, d, default_ns, &first) == 0) {
+		kf_diags_release(&first);
+		return 0;
+	}
+	kf_diags_release(&first);
+	rc = kf_discovery_refresh(d, k, err);
+	if (rc)
+		return rc;
+	return kf_objset_resolve(set, d, default_ns, diags);
+}
+
 static int cmp_obj(const void *pa, const void *pb)
 {
 	const struct kf_obj *a = pa, *b = pb;

@@ -65,10 +65,12 @@ kf() { "$KFBOOT" "$@" --kubeconfig "$KC"; }
 start_sim main --crd-delay 2 --deploy-delay 3
 
 step "1. one-shot install of $(grep -c '^kind:' "$MANIFESTS") objects"
-kf apply -f "$MANIFESTS" --inventory kf-test --timeout 5m -o json >"$tmp/first.json" 2>"$tmp/first.err" ||
+kf apply -f "$MANIFESTS" --inventory kf-test --wait --timeout 5m -o json >"$tmp/first.json" 2>"$tmp/first.err" ||
 	{ cat "$tmp/first.err"; fail "first apply failed"; }
 grep -qi "no matches for kind" "$tmp/first.err" && fail "saw 'no matches for kind'"
 [[ $(jq -r .applied "$tmp/first.json") == 675 ]] || fail "expected 675 applied: $(jq -c '{applied,failed}' "$tmp/first.json")"
+[[ $(jq -r .ready "$tmp/first.json") == 675 ]] || fail "not every object ready after --wait: $(jq -c .notReady "$tmp/first.json" | head -c 600)"
+grep -q 'wait: ' "$tmp/first.err" || fail "no health progress on stderr"
 [[ $(jq -r .failed "$tmp/first.json") == 0 ]] || fail "failures on first apply: $(jq -c .failed "$tmp/first.json" | head -c 600)"
 n=$(kubectl --kubeconfig "$KC" get crd -o name | wc -l)
 [[ $n -ge 74 ]] || fail "expected 74 CRDs, found $n"
