@@ -322,7 +322,10 @@ static void plan_lists(struct run *r)
 		if (rest)
 			add_list_rest(r, rest);
 	}
-	/* Kinds recorded before (maybe no longer in the set). */
+	/* Kinds recorded before (maybe no longer in the set): only prune
+	 * (and delete) needs them. */
+	if (!r->o->prune && r->set->n)
+		*gks = '\0';
 	for (char *t = strtok_r(gks, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
 		char *dot = strchr(t, '.');
 		const struct kf_rest *rest;

@@ -28,6 +28,8 @@ struct kf_kube {
 	struct kf_kube_opts opts;
 	CURLM *multi;
 	struct curl_slist *auth_hdr; /* Authorization header, if any */
+	char *base;                  /* URL prefix requests use */
+	struct curl_slist *connect_to; /* tls-server-name: where to really connect */
 	struct kf_kube_stats stats;
 	bool proto_known;
 };
@@ -87,10 +89,57 @@ static struct kf_kube_config *config_copy(const struct kf_kube_config *c)
 	return d;
 }
 
+/*
+ * tls-server-name: the certificate must be valid for that name while the
+ * connection goes to the server's address. Requests use the name in their
+ * URL (so curl sends it as SNI and verifies it) and CURLOPT_CONNECT_TO
+ * sends the connection to the real host and port.
+ */
+static int setup_server_name(struct kf_kube *k, struct kf_err **err)
+{
+	const char *name = k->cfg->tls_server_name;
+	CURLU *u;
+	char *host = NULL, *port = NULL, *scheme = NULL, *entry;
+	int rc = 0;
+
+	if (!name || !*name) {
+		k->base = kf_xstrdup(k->cfg->server);
+		return 0;
+	}
+	u = curl_url();
+	if (curl_url_set(u, CURLUPART_URL, k->cfg->server, 0) ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) ||
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0)) {
+		rc = kf_err_set(err, KF_EINVAL, "server '%s' is not a URL", k->cfg->server);
+		goto out;
+	}
+	entry = kf_xasprintf("%s:%s:%s:%s", name, port, host, port);
+	k->connect_to = curl_slist_append(NULL, entry);
+	free(entry);
+	curl_url_set(u, CURLUPART_HOST, name, 0);
+	{
+		char *full = NULL;
+
+		curl_url_get(u, CURLUPART_URL, &full, 0);
+		k->base = kf_xstrdup(full ? full : k->cfg->server);
+		curl_free(full);
+	}
+	while (strlen(k->base) > 8 && k->base[strlen(k->base) - 1] == '/')
+		k->base[strlen(k->base) - 1] = '\0';
+out:
+	curl_free(host);
+	curl_free(port);
+	curl_free(scheme);
+	curl_url_cleanup(u);
+	return rc;
+}
+
 int kf_kube_new(struct kf_kube **out, const struct kf_kube_config *cfg,
 		const struct kf_kube_opts *opts, struct kf_err **err)
 {
 	struct kf_kube *k;
+	int rc;
 
 	*out = NULL;
 	pthread_once(&curl_once, curl_init_once);
@@ -123,6 +172,11 @@ int kf_kube_new(struct kf_kube **out, const struct kf_kube_config *cfg,
 	curl_multi_setopt(k->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)k->opts.max_conns);
 	curl_multi_setopt(k->multi, CURLMOPT_MAXCONNECTS, (long)k->opts.max_conns + 2);
 	curl_multi_setopt(k->multi, CURLMOPT_MAX_CONCURRENT_STREAMS, (long)k->opts.max_inflight);
+	rc = setup_server_name(k, err);
+	if (rc) {
+		kf_kube_free(k);
+		return rc;
+	}
 	if (k->cfg->token) {
 		char *h = kf_xasprintf("Authorization: Bearer %s", k->cfg->token);
 
@@ -141,6 +195,8 @@ void kf_kube_free(struct kf_kube *k)
 	if (k->multi)
 		curl_multi_cleanup(k->multi);
 	curl_slist_free_all(k->auth_hdr);
+	curl_slist_free_all(k->connect_to);
+	free(k->base);
 	kf_kube_config_free(k->cfg);
 	free(k);
 }
@@ -237,7 +293,7 @@ static struct xfer *xfer_start(struct kf_kube *k, struct kf_kube_req *r)
 {
 	struct xfer *x = kf_xcalloc(1, sizeof(*x));
 	const struct kf_kube_config *c = k->cfg;
-	char *url = kf_xasprintf("%s%s", c->server, r->path);
+	char *url = kf_xasprintf("%s%s", k->base, r->path);
 	char *h;
 	CURL *e;
 
@@ -251,6 +307,8 @@ static struct xfer *xfer_start(struct kf_kube *k, struct kf_kube_req *r)
 		abort();
 	curl_easy_setopt(e, CURLOPT_URL, url);
 	free(url);
+	if (k->connect_to)
+		curl_easy_setopt(e, CURLOPT_CONNECT_TO, k->connect_to);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, x);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);

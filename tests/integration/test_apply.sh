@@ -83,6 +83,14 @@ total=$(stats | jq -r .total)
 [[ $w == 0 ]] || fail "no-op re-apply wrote $w times: $(stats | jq -c .by_resource)"
 [[ $(jq -r .unchanged "$tmp/second.json") == 675 ]] || fail "expected 675 unchanged"
 echo "no-op re-apply: $total requests, 0 writes"
+# tls-server-name: verify the certificate for that name, connect to the server address.
+sed 's#^\(    server: .*\)$#\1\n    tls-server-name: localhost#' "$KC" >"$tmp/kc-sni"
+"$KFBOOT" apply -f "$MANIFESTS" --inventory kf-test --kubeconfig "$tmp/kc-sni" -q >/dev/null || fail "tls-server-name: localhost was refused"
+sed 's#tls-server-name: localhost#tls-server-name: wrong.example#' "$tmp/kc-sni" >"$tmp/kc-sni-bad"
+if "$KFBOOT" apply -f "$MANIFESTS" --inventory kf-test --kubeconfig "$tmp/kc-sni-bad" -q >"$tmp/sni.out" 2>&1; then
+	fail "a certificate not valid for tls-server-name was accepted"
+fi
+grep -q 'wrong.example' "$tmp/sni.out" || fail "unexpected error: $(cat "$tmp/sni.out")"
 
 step "3. diff"
 sw0=$(stats | jq -r .storage_writes)
