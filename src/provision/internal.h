@@ -140,5 +140,7 @@ int kf_run_priv(struct kf_run *r, struct kf_rhost *h, const char *cmd,
 		struct kf_err **err);
 void kf_rhost_actx(const struct kf_run *r, const struct kf_rhost *h,
 		   struct kf_actx *x);
+/* Append s to b with every line after the first indented by `ind`. */
+void kf_add_indented(struct kf_buf *b, const char *s, const char *ind);
 
 #endif

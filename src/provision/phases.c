@@ -578,6 +578,17 @@ out:
 	return rc;
 }
 
+/* A failed join must not leave the token behind in the staging directory
+ * (join.sh removes it itself, unless it never ran). */
+static void join_cleanup(struct kf_run *r, struct kf_rhost *h)
+{
+	struct kf_err *e = NULL;
+
+	if (h->ssh)
+		kf_run_priv(r, h, "rm -f \"$HOME/" KF_STAGE_REL "/join.env\"", 20, false, NULL, &e);
+	kf_err_free(e);
+}
+
 const struct kf_phase kf_phase_join = {
 	.id = "join",
 	.title = "join workers",
@@ -586,6 +597,7 @@ const struct kf_phase kf_phase_join = {
 	.dry_run = join_dry_run,
 	.before = join_before,
 	.before_dry_run = join_before_dry_run,
+	.cleanup = join_cleanup,
 	.when = "skipped on a worker that has /etc/kubernetes/kubelet.conf",
 };
 
@@ -921,11 +933,17 @@ static int wait_run(struct kf_run *r, struct kf_rhost *h, struct kf_err **err)
 				kf_buf_release(&t);
 				free(jc);
 			}
-			rc = kf_err_set(err, kf_interrupted() ? KF_ECANCEL : KF_ETIMEOUT,
-					"wait 'nodes Ready' %s after %s: %zu of %zu Ready, not Ready: %s; last seen from `kubectl get nodes`:\n    %s%s",
-					kf_interrupted() ? "interrupted" : "timed out",
-					kf_duration_fmt(kf_now() - start, tbuf), ready, r->nhosts, missing.buf,
-					last.len ? last.buf : "(nothing)", tails.buf);
+			{
+				struct kf_buf seen = KF_BUF_INIT;
+
+				kf_add_indented(&seen, last.len ? last.buf : "(nothing)", "    ");
+				rc = kf_err_set(err, kf_interrupted() ? KF_ECANCEL : KF_ETIMEOUT,
+						"wait 'nodes Ready' %s after %s: %zu of %zu Ready, not Ready: %s; last seen from `kubectl get nodes`:\n    %s%s",
+						kf_interrupted() ? "interrupted" : "timed out",
+						kf_duration_fmt(kf_now() - start, tbuf), ready, r->nhosts, missing.buf,
+						seen.buf, tails.buf);
+				kf_buf_release(&seen);
+			}
 			kf_buf_release(&tails);
 			kf_buf_release(&missing);
 			break;

@@ -157,7 +157,7 @@ static const char *strip_phase(const char *s)
 }
 
 /* Append s with every line after the first indented by `ind`. */
-static void add_indented(struct kf_buf *b, const char *s, const char *ind)
+void kf_add_indented(struct kf_buf *b, const char *s, const char *ind)
 {
 	for (; *s; s++) {
 		kf_buf_addch(b, *s);
@@ -221,7 +221,7 @@ static int exec_cmd(struct kf_run *r, struct kf_rhost *h, const char *cmd,
 		{
 			struct kf_buf m = KF_BUF_INIT;
 
-			add_indented(&m, t, "    ");
+			kf_add_indented(&m, t, "    ");
 			rc = kf_err_set(err, KF_ERR, "exit status %d%s%s", status, *t ? ":\n    " : "", m.buf);
 			kf_buf_release(&m);
 		}
@@ -444,7 +444,7 @@ static int phase_error(struct kf_run *r, const struct kf_phase *ph, struct kf_er
 			first = h;
 		s = kf_err_str(h->err);
 		kf_buf_adds(&all, "\n  ");
-		add_indented(&all, strip_phase(s), "    ");
+		kf_add_indented(&all, strip_phase(s), "    ");
 		free(s);
 	}
 	if (!first) {

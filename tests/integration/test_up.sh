@@ -13,6 +13,8 @@
 #  5. reset, then up killed right after 'init control plane'; up again
 #     resumes and finishes, and kubeadm init ran once
 #  6. a worker added to the profile -> only that worker prepared and joined
+#  6b. a node stays NotReady -> the named wait times out and shows what it
+#     last saw and the tail of kubelet's journal on that node
 #  7. reset -> nothing joined, journal and kubeconfig gone; reset without
 #     --yes and without a terminal refuses
 set -euo pipefail
@@ -40,7 +42,7 @@ STATE=$T/state
 IGN=$(prov_ignore_opts "$T")
 kf() { "$KFBOOT" "$@" --state-dir "$STATE"; }
 # shellcheck disable=SC2086
-up() { "$KFBOOT" up -f "$1" --state-dir "$STATE" $IGN; }
+up() { "$KFBOOT" up -f "$1" --state-dir "$STATE" $IGN "${@:2}"; }
 calls() { # node program: how many times a stand-in ran `program` to change something
 	local re=" $2 "
 	case $2 in
@@ -148,6 +150,20 @@ kf status -f "$T/five.yaml" -o json >"$T/status.json"
 json_check 'import json,sys
 d=json.load(open(sys.argv[1]))
 assert [h["node"] for h in d["hosts"]] == ["Ready"] * 5, d' "$T/status.json" "not 5 nodes Ready"
+
+step "6b. a node that does not become Ready: the wait says what it saw"
+mkdir -p "$KF_NODES_CLUSTER_DIR/nodes/node3"
+touch "$KF_NODES_CLUSTER_DIR/nodes/node3/notready"
+set +e
+up "$T/five.yaml" --wait-timeout 3s >"$T/out" 2>"$T/err"
+rc=$?
+set -e
+rm -f "$KF_NODES_CLUSTER_DIR/nodes/node3/notready"
+[ "$rc" = 1 ] || fail "up with a NotReady node exited $rc, want 1"
+grep -q "wait 'nodes Ready' timed out after" "$T/err" || fail "the wait is not named"
+grep -q "not Ready: node3" "$T/err" || fail "the NotReady node is not named"
+grep -q "node3 *NotReady" "$T/err" || fail "the last kubectl output is not shown"
+grep -q "kubelet journal on node3:" "$T/err" || fail "no kubelet journal tail"
 
 step "7. reset"
 set +e
