@@ -1278,6 +1278,15 @@ int kf_apply_run(struct kf_apply_result *out, struct kf_kube *k,
 			rc = write_parent(&r, gks, nss, true, &st, err);
 		free(gks);
 		free(nss);
+		if (rc && !opts->inventory) {
+			/* The default inventory only saves work next time. */
+			char *m = kf_err_str(*err);
+
+			kf_warn("could not record the inventory (%s); the next apply will send everything again", m);
+			free(m);
+			kf_err_clear(err);
+			rc = 0;
+		}
 		if (rc)
 			goto out;
 	}
