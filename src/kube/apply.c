@@ -1280,7 +1280,7 @@ int kf_apply_run(struct kf_apply_result *out, struct kf_kube *k,
 		free(nss);
 		if (rc && !opts->inventory) {
 			/* The default inventory only saves work next time. */
-			char *m = kf_err_str(*err);
+			char *m = err ? kf_err_str(*err) : kf_xstrdup("unknown error");
 
 			kf_warn("could not record the inventory (%s); the next apply will send everything again", m);
 			free(m);
