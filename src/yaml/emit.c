@@ -23,10 +23,14 @@
 
 /* libyaml refuses simple (implicit) keys longer than 1024 characters. */
 #define MAX_SIMPLE_KEY 1000
+/* Recursion bound for hand-built values (the loader stops at 1000). */
+#define MAX_DEPTH 5000
 
 struct emitter {
 	struct kf_buf *out;
 	int rc;
+	size_t depth;
+	const char *why; /* what went wrong, with rc */
 };
 
 static void put(struct emitter *e, const char *s, size_t n)
@@ -406,6 +410,11 @@ static void emit_node(struct emitter *e, const json_t *v, size_t ind,
 
 	if (e->rc)
 		return;
+	if (++e->depth > MAX_DEPTH) {
+		e->rc = KF_ETOOBIG;
+		e->why = "nesting deeper than 5000 levels";
+		return;
+	}
 	if (json_is_object(v)) {
 		void *it;
 
@@ -445,12 +454,13 @@ static void emit_node(struct emitter *e, const json_t *v, size_t ind,
 	} else {
 		emit_scalar_line(e, v, ind + 2);
 	}
+	e->depth--;
 }
 
 int kf_yaml_emit(struct kf_buf *out, const json_t *v, bool doc_start,
 		 struct kf_err **err)
 {
-	struct emitter e = { out, 0 };
+	struct emitter e = { out, 0, 0, "output too large" };
 	size_t start = out->len;
 
 	if (!v)
@@ -465,7 +475,7 @@ int kf_yaml_emit(struct kf_buf *out, const json_t *v, bool doc_start,
 		emit_node(&e, v, 0, false);
 	if (e.rc) {
 		kf_buf_setlen(out, start);
-		return kf_err_set(err, e.rc, "yaml emit: output too large");
+		return kf_err_set(err, e.rc, "yaml emit: %s", e.why);
 	}
 	return 0;
 }

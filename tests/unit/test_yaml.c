@@ -724,6 +724,30 @@ static void test_yaml_emit__quotes_what_yaml11_tools_would_change(void **state)
 	}
 }
 
+static void test_yaml_emit__refuses_absurd_nesting(void **state)
+{
+	json_t *root = json_array(), *cur = root;
+	struct kf_buf b = KF_BUF_INIT;
+	struct kf_err *err = NULL;
+	char *m;
+
+	for (int i = 0; i < 6000; i++) {
+		json_t *next = json_array();
+
+		json_array_append_new(cur, next);
+		cur = next;
+	}
+	kf_buf_adds(&b, "kept");
+	assert_int_equal(kf_yaml_emit(&b, root, false, &err), KF_ETOOBIG);
+	assert_string_equal(b.buf, "kept"); /* nothing half-written */
+	m = kf_err_str(err);
+	assert_string_equal(m, "yaml emit: nesting deeper than 5000 levels");
+	free(m);
+	kf_err_free(err);
+	kf_buf_release(&b);
+	json_decref(root);
+}
+
 static void test_yaml_emit__long_key_uses_explicit_form(void **state)
 {
 	json_t *v = json_object();
@@ -791,6 +815,7 @@ int main(void)
 		cmocka_unit_test(test_yaml_emit__integral_reals_load_as_integers),
 		cmocka_unit_test(test_yaml_emit__output_is_readable),
 		cmocka_unit_test(test_yaml_emit__quotes_what_yaml11_tools_would_change),
+		cmocka_unit_test(test_yaml_emit__refuses_absurd_nesting),
 		cmocka_unit_test(test_yaml_emit__long_key_uses_explicit_form),
 		cmocka_unit_test(test_yaml_emit__full_example_round_trips),
 	};
