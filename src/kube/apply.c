@@ -793,7 +793,12 @@ static void maybe_write_deferred_parent(struct run *r, struct kf_err **err)
 
 	if (!r->parent_deferred)
 		return;
-	gks = csv_union(r->gks_old, kf_applyset_group_kinds(r->set));
+	{
+		char *now = kf_applyset_group_kinds(r->set);
+
+		gks = csv_union(r->gks_old, now);
+		free(now);
+	}
 	nss = namespaces_csv(r);
 	if (write_parent(r, gks, nss, false, &st, err) == 0)
 		r->parent_deferred = false;
