@@ -14,6 +14,7 @@ extern const struct kf_cmd kf_cmd_validate, kf_cmd_init;
 extern const struct kf_cmd kf_cmd_apply;
 extern const struct kf_cmd kf_cmd_diff;
 extern const struct kf_cmd kf_cmd_delete;
+extern const struct kf_cmd kf_cmd_kubeflow;
 extern const struct kf_cmd kf_cmd_plan;
 extern const struct kf_cmd kf_cmd_up, kf_cmd_reset, kf_cmd_status, kf_cmd_kubeconfig;
 
@@ -24,6 +25,7 @@ const struct kf_cmd *const kf_commands[] = {
 	&kf_cmd_apply,
 	&kf_cmd_diff,
 	&kf_cmd_delete,
+	&kf_cmd_kubeflow,
 	&kf_cmd_plan,
 	&kf_cmd_up,
 	&kf_cmd_reset,

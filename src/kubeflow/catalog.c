@@ -626,17 +626,38 @@ const char *kf_kubeflow_catalog_default_path(void)
 
 /* ---- resolution ------------------------------------------------------ */
 
+/* Mark a component and, recursively, what it depends on. */
+static void mark_component(bool *want, const struct kf_kubeflow_catalog *c,
+			   const struct kf_kubeflow_component *comp)
+{
+	if (want[comp - c->components])
+		return;
+	want[comp - c->components] = true;
+	for (size_t i = 0; i < comp->ndeps; i++) {
+		const struct kf_kubeflow_component *dep = kf_kubeflow_component_find(c, comp->deps[i]);
+
+		if (dep)
+			mark_component(want, c, dep);
+	}
+}
+
+/* A user-given name: a selection first, else a component. */
 static int mark(bool *want, const struct kf_kubeflow_catalog *c, const char *name,
 		struct kf_err **err)
 {
 	const struct kf_kubeflow_selection *sel = kf_kubeflow_selection_find(c, name);
 	const struct kf_kubeflow_component *comp;
-	int rc = 0;
+	int rc;
 
 	if (sel) {
-		for (size_t i = 0; i < sel->ncomponents && !rc; i++)
-			rc = mark(want, c, sel->components[i], err);
-		return rc;
+		for (size_t i = 0; i < sel->ncomponents; i++) {
+			comp = kf_kubeflow_component_find(c, sel->components[i]);
+			if (!comp)
+				return kf_err_set(err, KF_EINVAL, "selection '%s': unknown component '%s'", name,
+						  sel->components[i]);
+			mark_component(want, c, comp);
+		}
+		return 0;
 	}
 	comp = kf_kubeflow_component_find(c, name);
 	if (!comp) {
@@ -649,12 +670,8 @@ static int mark(bool *want, const struct kf_kubeflow_catalog *c, const char *nam
 		free(names);
 		return rc;
 	}
-	if (want[comp - c->components])
-		return 0;
-	want[comp - c->components] = true;
-	for (size_t i = 0; i < comp->ndeps && !rc; i++)
-		rc = mark(want, c, comp->deps[i], err);
-	return rc;
+	mark_component(want, c, comp);
+	return 0;
 }
 
 int kf_kubeflow_resolve(const struct kf_kubeflow_component ***out, size_t *n,
