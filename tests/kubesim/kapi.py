@@ -369,6 +369,9 @@ class Api(object):
                            "Request entity too large: limit is %d" % MAX_BODY, {})
         text = body.decode("utf-8", errors="replace")
         stripped = text.lstrip()
+        if (ctype or "").split(";")[0].strip() in ("application/yaml", "application/x-yaml",
+                                                   "text/yaml"):
+            allow_yaml = True
         if allow_yaml and not stripped.startswith(("{", "[")):
             if kyaml is None:
                 raise bad_request("YAML bodies are not supported by this kubesim build")

@@ -562,6 +562,15 @@ class Sim(object):
                 (sub == "status" and not rdef.status_sub) or \
                 (sub == "scale" and not rdef.scale_sub):
             raise kapi.no_resource()
+        if not sub:
+            want = {"GET": "get" if name else ("watch" if q.get("watch") in
+                                                ("1", "true", "True") else "list"),
+                    "POST": "create", "PUT": "update", "PATCH": "patch",
+                    "DELETE": "delete" if name else "deletecollection"}.get(method)
+            if want is None or want not in rdef.verbs:
+                raise ApiError(405, "MethodNotAllowed",
+                               "the server does not allow this method on the requested "
+                               "resource", {})
         dry = q.get("dryRun")
         if dry not in (None, "", "All") and method != "GET":
             raise kapi.bad_request('Invalid dry run value: %s, only "All" is supported' % dry)
@@ -746,10 +755,22 @@ class Sim(object):
         h.end_headers()
         h.code = 200
         h.wfile.flush()
+        as_table = "as=Table" in (h.headers.get("Accept") or "")
+        first = True
         try:
             for etype, obj in gen:
                 if etype not in ("ERROR", "BOOKMARK"):
                     obj = self.api.render(obj, rdef)
+                    if as_table:
+                        # like the real server: each event carries a one-row Table; column
+                        # definitions only in the first one
+                        with self.api.lock:
+                            t = self._table(rdef, [obj], q, {"resourceVersion": obj[
+                                "metadata"].get("resourceVersion", "")})
+                        if not first:
+                            t["columnDefinitions"] = []
+                        first = False
+                        obj = t
                 line = json.dumps({"type": etype, "object": obj},
                                   separators=(",", ":")).encode() + b"\n"
                 h.wfile.write(b"%x\r\n%s\r\n" % (len(line), line))
