@@ -190,7 +190,7 @@ void kf_kube_cli_progress(void *ctx, const struct kf_apply_progress *p)
 			kf_kube_cli_progress_done(c);
 		fprintf(stderr, "\r\033[K[%s] %s", el, p->phase);
 		if (p->total)
-			fprintf(stderr, ": %zu/%zu", p->done, p->total);
+			fprintf(stderr, ": %zu/%zu%s", p->done, p->total, !strcmp(p->phase, "wait") ? " ready" : "");
 		if (p->detail)
 			fprintf(stderr, "; %s", p->detail);
 		c->line_open = true;
@@ -200,7 +200,7 @@ void kf_kube_cli_progress(void *ctx, const struct kf_apply_progress *p)
 			return;
 		fprintf(stderr, "[%s] %s", el, p->phase);
 		if (p->total)
-			fprintf(stderr, ": %zu/%zu", p->done, p->total);
+			fprintf(stderr, ": %zu/%zu%s", p->done, p->total, !strcmp(p->phase, "wait") ? " ready" : "");
 		if (p->detail)
 			fprintf(stderr, "; %s", p->detail);
 		fputc('\n', stderr);
