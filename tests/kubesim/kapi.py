@@ -721,12 +721,12 @@ class Api(object):
             for e in (b or {}).values():
                 for wh in e.obj.get("webhooks") or []:
                     if isinstance(wh, dict):
-                        hooks.append(wh)
+                        hooks.append((res[:-len("webhookconfigurations")], wh))
         self._webhooks = hooks
         self._webhooks_gen = self.webhook_gen
         return hooks
 
-    def _admit_webhooks(self, op, rdef, ns, obj, sub=""):
+    def _admit_webhooks(self, op, rdef, ns, obj, sub="", phase=None):
         """Refuse the request when a webhook with failurePolicy Fail matches it and the
         workload behind its service is not available."""
         if rdef.group == "admissionregistration.k8s.io":
@@ -734,7 +734,9 @@ class Api(object):
         hooks = self._webhook_list()
         if not hooks:
             return
-        for wh in hooks:
+        for hphase, wh in hooks:
+            if phase is not None and hphase != phase:
+                continue
             if wh.get("failurePolicy", "Fail") == "Ignore":
                 continue
             if not _rules_match(wh.get("rules") or [], op, rdef, sub,
@@ -935,8 +937,9 @@ class Api(object):
         name = md.get("name") or ""
         strict = q.get("fieldValidation", "") == "Strict"
         with self.lock:
-            self.validate(rdef, obj, None, strict)
             self._check_namespace(rdef, ns, name, "create")
+            self._admit_webhooks("CREATE", rdef, ns, obj, phase="mutating")
+            self.validate(rdef, obj, None, strict)
             if self._get(rdef.gr, ns, name) is not None:
                 raise already_exists(rdef, name)
             if rdef.status_sub and rdef.gr != ("", "namespaces"):
@@ -945,7 +948,7 @@ class Api(object):
             self._finish(rdef, obj, None)
             managed = kssa.update_ownership(None, obj, {}, manager, rdef.api_version, now_ts(),
                                             kssa.root_ctx(rdef), strip_status=rdef.status_sub)
-            self._admit_webhooks("CREATE", rdef, ns, obj)
+            self._admit_webhooks("CREATE", rdef, ns, obj, phase="validating")
             if dry_run:
                 obj["metadata"]["managedFields"] = kssa.render_managed(managed)
                 return obj
@@ -969,7 +972,6 @@ class Api(object):
             md.pop("namespace", None)
         strict = q.get("fieldValidation", "") == "Strict"
         with self.lock:
-            self._check_namespace(rdef, ns, name, "update")
             e = self._get(rdef.gr, ns, name)
             if e is None:
                 raise not_found(rdef, name)
@@ -988,6 +990,7 @@ class Api(object):
                 new.pop("status", None)
             obj = new
         else:
+            self._admit_webhooks("UPDATE", rdef, ns, obj, sub, phase="mutating")
             self.validate(rdef, obj, old, strict)
             self.default(rdef, obj, old)
         status_val = obj.get("status")
@@ -1004,7 +1007,8 @@ class Api(object):
             managed = kssa.update_ownership(old, obj, e.managed, manager, rdef.api_version,
                                             now_ts(), kssa.root_ctx(rdef), subresource=sub,
                                             strip_status=rdef.status_sub and sub != "status")
-        self._admit_webhooks("UPDATE", rdef, ns, obj, sub)
+        self._admit_webhooks("UPDATE", rdef, ns, obj, sub,
+                             phase="validating" if sub != "status" else None)
         if self._same(old, obj) and kssa.managed_equal(managed, e.managed):
             return old
         if dry_run:
@@ -1028,7 +1032,6 @@ class Api(object):
                            "application/merge-patch+json, application/apply-patch+yaml", {})
         patch = self.decode_body(body, ctype)
         with self.lock:
-            self._check_namespace(rdef, ns, name, "update")
             e = self._get(rdef.gr, ns, name)
             if e is None:
                 raise not_found(rdef, name)
@@ -1129,12 +1132,13 @@ class Api(object):
             if rdef.namespaced:
                 new["metadata"]["namespace"] = ns
             if e is None:
+                self._admit_webhooks("CREATE", rdef, ns, new, phase="mutating")
                 self.validate(rdef, new, None, strict, ssa=True)
                 if rdef.status_sub and rdef.gr != ("", "namespaces"):
                     new.pop("status", None)
                 self.default(rdef, new, None)
                 self._finish(rdef, new, None)
-                self._admit_webhooks("CREATE", rdef, ns, new)
+                self._admit_webhooks("CREATE", rdef, ns, new, phase="validating")
                 if dry_run:
                     new["metadata"]["managedFields"] = kssa.render_managed(managed)
                     return new, True
@@ -1143,6 +1147,7 @@ class Api(object):
                 return ne.obj, True
             old = e.obj
             if sub != "status":
+                self._admit_webhooks("UPDATE", rdef, ns, new, sub, phase="mutating")
                 self.validate(rdef, new, old, strict, ssa=True)
                 self.default(rdef, new, old)
             status_val = new.get("status")
@@ -1152,7 +1157,8 @@ class Api(object):
                     new.pop("status", None)
                 else:
                     new["status"] = status_val
-            self._admit_webhooks("UPDATE", rdef, ns, new, sub)
+            self._admit_webhooks("UPDATE", rdef, ns, new, sub,
+                                 phase="validating" if sub != "status" else None)
             if self._same(old, new) and kssa.managed_equal(managed, e.managed):
                 return old, False
             if dry_run:
