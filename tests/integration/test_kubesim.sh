@@ -72,6 +72,14 @@ c() { # curl with the admin client certificate; prints body, then the HTTP code 
     --key "$tmp/certs/client.key" -w '\n%{http_code}' "$@"
 }
 
+# ------------------------------------------------------------------ part 0: unit tests
+if "$PY" "$SRC/tests/kubesim/selftest.py" >"$tmp/selftest.log" 2>&1; then
+  pass "kubesim selftest.py ($(grep -o 'Ran [0-9]* tests' "$tmp/selftest.log"))"
+else
+  cat "$tmp/selftest.log" >&2
+  fail "kubesim selftest.py"
+fi
+
 # ------------------------------------------------------------------ part 1: basics
 # generous delays: the checks "not Established yet" and "webhook down" must not race a
 # loaded machine
