@@ -827,7 +827,9 @@ static int apply_wave(struct run *r, size_t from, size_t to, struct kf_err **err
 		if (!n)
 			continue;
 		progress(r, stage_names[st], 0, n, NULL);
-		rc = apply_until(r, objs, n, true, stage_names[st], err);
+		/* Prerequisites are needed by everything after them: a webhook
+		 * refusing one is waited for here, not deferred. */
+		rc = apply_until(r, objs, n, st != ST_PREREQ, stage_names[st], err);
 		if (rc)
 			break;
 		for (size_t i = 0; i < n; i++)

@@ -12,6 +12,7 @@
  *   Job          condition Complete=True (Failed=True is a failure);
  *   CRD          condition Established=True (NamesAccepted=False fails);
  *   Namespace    phase Active;
+ *   APIService   condition Available=True;
  *   anything else with status.conditions: Ready=True when it has a Ready
  *                condition (Ready=False with reason *Failed* is reported
  *                as still progressing: controllers retry);
@@ -134,6 +135,13 @@ enum kf_health kf_health_of(const json_t *live, const char **why)
 		}
 		if (!is_true(cond(st, "Established"))) {
 			*why = "not established";
+			return KF_HEALTH_PROGRESSING;
+		}
+		return KF_HEALTH_READY;
+	}
+	if (!strcmp(kind, "APIService")) {
+		if (!is_true(cond(st, "Available"))) {
+			*why = "API service not available";
 			return KF_HEALTH_PROGRESSING;
 		}
 		return KF_HEALTH_READY;
