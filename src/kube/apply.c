@@ -362,13 +362,15 @@ static int list_all(struct run *r, bool metadata_only, struct kf_err **err)
 
 		todo = 0;
 		for (size_t i = 0; i < r->nlists; i++) {
-			char *coll;
+			char *coll, *esc;
 
 			if (cont[i] && !*cont[i])
 				continue; /* finished */
 			coll = kf_rest_path(r->lists[i].rest, NULL, NULL);
+			esc = cont[i] ? kf_url_escape(cont[i]) : NULL;
 			kf_kube_req_init(&q[nq], "GET", kf_xasprintf("%s?labelSelector=%s&limit=500%s%s", coll, sel,
-								     cont[i] ? "&continue=" : "", cont[i] ? cont[i] : ""));
+								     esc ? "&continue=" : "", esc ? esc : ""));
+			free(esc);
 			free(coll);
 			if (metadata_only)
 				q[nq].accept = ACCEPT_META;

@@ -383,6 +383,10 @@ int kf_diff_run(struct kf_buf *out, size_t *ndiff, struct kf_kube *k,
 
 /* ---- small helpers -------------------------------------------------- */
 
+/* Percent-encode everything but unreserved characters (RFC 3986), for
+ * query values such as continue tokens. Caller frees. */
+char *kf_url_escape(const char *s);
+
 /* Base64 (standard alphabet, padding). Decode ignores whitespace. */
 char *kf_base64_encode(const void *data, size_t len, bool url_nopad);
 int kf_base64_decode(const char *s, char **out, size_t *len);

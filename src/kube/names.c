@@ -102,6 +102,21 @@ bad:
 	return KF_EINVAL;
 }
 
+char *kf_url_escape(const char *s)
+{
+	struct kf_buf b = KF_BUF_INIT;
+
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~')
+			kf_buf_addch(&b, c);
+		else
+			kf_buf_addf(&b, "%%%02X", c);
+	}
+	return kf_buf_detach(&b, NULL);
+}
+
 char *kf_rest_path(const struct kf_rest *r, const char *ns, const char *name)
 {
 	struct kf_buf b = KF_BUF_INIT;

@@ -476,6 +476,9 @@ static void test_kube_base64__roundtrip_and_url_form(void **state)
 	free(dec);
 	free(e);
 	assert_int_equal(kf_base64_decode("a$b=", &dec, &len), KF_EINVAL);
+	e = kf_url_escape("eyJ2Ijo+/=_-.~");
+	assert_string_equal(e, "eyJ2Ijo%2B%2F%3D_-.~");
+	free(e);
 }
 
 /* ---- diff ----------------------------------------------------------- */
