@@ -512,6 +512,18 @@ class Api(object):
                 else:
                     obj.pop(u, None)
             self._check_string_maps(rdef, obj)
+        if rdef.gr in (("", "configmaps"), ("", "secrets")):
+            total = 0
+            for f in ("data", "binaryData", "stringData"):
+                d = obj.get(f)
+                if isinstance(d, dict):
+                    for k, v in d.items():
+                        total += len(k) + (len(v) if isinstance(v, str) else 0)
+                        if rdef.gr[1] == "secrets" and f == "data" and isinstance(v, str):
+                            total -= len(v) - len(v) * 3 // 4
+            if total > 1048576:
+                errs.append(("[]", "FieldValueTooLong",
+                             "Too long: must have at most 1048576 bytes"))
         if old is not None:
             errs += _immutable(rdef, obj, old)
         if rdef.gr == ("apiextensions.k8s.io", "customresourcedefinitions"):
