@@ -424,11 +424,15 @@ static const char *secret_val(struct kf_objset *set, const char *ns, const char 
 	return NULL;
 }
 
-static char *decoded(const char *v, bool b64)
+/* A Secret value, decoded when it is in `data`. */
+static char *secret_plain(struct kf_objset *set, const char *ns, const char *prefix, const char *key)
 {
+	bool b64 = false;
+	const char *v = secret_val(set, ns, prefix, key, &b64);
 	char *out = NULL;
 	size_t len;
 
+	assert_non_null(v);
 	if (!b64)
 		return kf_xstrdup(v);
 	assert_int_equal(kf_base64_decode(v, &out, &len), 0);
@@ -453,7 +457,7 @@ static void test_kubeflow_creds__defaults_replaced_everywhere(void **state)
 	struct kf_kubeflow_creds_opts co = { 0 };
 	char *paths[4], *dir = mkstate(), *pwf = kf_path_join(dir, "pw"), *gen = NULL, *all, *a, *b;
 	size_t changed = 0;
-	bool b64a, b64b;
+	bool b64a;
 	json_t *arr = json_array();
 
 	if (!have_manifests()) {
@@ -489,13 +493,13 @@ static void test_kubeflow_creds__defaults_replaced_everywhere(void **state)
 	}
 	assert_non_null(strstr(all, "ops@corp.example"));
 	/* The OIDC client secret is the same on both sides. */
-	a = decoded(secret_val(&set, "auth", "dex-oidc-client", "OIDC_CLIENT_SECRET", &b64a), b64a);
-	b = decoded(secret_val(&set, "oauth2-proxy", "oauth2-proxy", "client-secret", &b64b), b64b);
+	a = secret_plain(&set, "auth", "dex-oidc-client", "OIDC_CLIENT_SECRET");
+	b = secret_plain(&set, "oauth2-proxy", "oauth2-proxy", "client-secret");
 	assert_string_equal(a, b);
 	assert_string_equal(a, cr.oidc_secret);
 	free(a);
 	free(b);
-	a = decoded(secret_val(&set, "oauth2-proxy", "oauth2-proxy", "cookie-secret", &b64a), b64a);
+	a = secret_plain(&set, "oauth2-proxy", "oauth2-proxy", "cookie-secret");
 	assert_int_equal(strlen(a), 32);
 	free(a);
 	assert_string_equal(secret_val(&set, "auth", "dex-passwords", "DEX_USER_PASSWORD", &b64a), cr.password_hash);
