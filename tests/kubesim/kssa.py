@@ -230,7 +230,10 @@ def path_string(p):
 # ---------------------------------------------------------------------- merging
 
 def merge_apply(live, cfg, ctx, field=None, top=False):
-    """Merge an apply configuration into the live value (returns a new value)."""
+    """Merge an apply configuration into the live value (returns a new value).
+
+    The result shares sub-trees with cfg (cfg is consumed: it comes from a request body) and
+    with live where cfg does not touch them (live is never modified)."""
     if isinstance(cfg, dict) and isinstance(live, dict):
         out = dict(live)
         for k, v in cfg.items():
@@ -243,7 +246,7 @@ def merge_apply(live, cfg, ctx, field=None, top=False):
             elif k in live:
                 out[k] = merge_apply(live[k], v, cctx, k)
             else:
-                out[k] = copy.deepcopy(v)
+                out[k] = v
         return out
     if isinstance(cfg, list) and isinstance(live, list):
         lt, keys = ctx.list_type(field, cfg)
@@ -262,7 +265,7 @@ def merge_apply(live, cfg, ctx, field=None, top=False):
                         out.append(it)
                 for key, it in zip(ck, cfg):
                     if key not in lmap:
-                        out.append(copy.deepcopy(it))
+                        out.append(it)
                 return out
         if lt == "set":
             try:
@@ -270,12 +273,12 @@ def merge_apply(live, cfg, ctx, field=None, top=False):
                 out = list(live)
                 for x in cfg:
                     if _set_key(x) not in seen:
-                        out.append(copy.deepcopy(x))
+                        out.append(x)
                         seen.add(_set_key(x))
                 return out
             except TypeError:
                 pass
-    return copy.deepcopy(cfg)
+    return cfg
 
 
 def remove_path(obj, path, ctx):
