@@ -102,8 +102,9 @@ class Faults(object):
 
 
 class Stats(object):
-    def __init__(self):
+    def __init__(self, api):
         self.lock = threading.Lock()
+        self.api = api
         self.reset()
 
     def reset(self):
@@ -116,6 +117,7 @@ class Stats(object):
             self.started = time.time()
             t = os.times()
             self.cpu0 = (t.user, t.system)
+            self.writes0 = self.api.write_count
 
     def count(self, verb, res, code):
         with self.lock:
@@ -134,7 +136,8 @@ class Stats(object):
             return {"requests": dict(self.requests), "writes": self.writes,
                     "total": self.total, "by_resource": dict(self.by_resource),
                     "codes": dict(self.codes),
-                    "storage_writes": api.write_count, "resourceVersion": str(api.rv),
+                    "storage_writes": api.write_count - self.writes0,
+                    "resourceVersion": str(api.rv),
                     "faults": faults.get()["injected"],
                     "cpu": {"user": t.user, "system": t.system,
                             "user_since_reset": t.user - self.cpu0[0],
@@ -412,7 +415,7 @@ class Sim(object):
         opts.deploy_delay = args.deploy_delay
         opts.ns_delete_delay = args.ns_delete_delay
         self.api = kapi.Api(opts)
-        self.stats = Stats()
+        self.stats = Stats(self.api)
         self.faults = Faults()
         self.tokens = {}
         if args.token_file:
