@@ -48,6 +48,7 @@ struct member {       /* a live object listed by the part-of label */
 struct gk_list {          /* one LIST per group/kind */
 	const struct kf_rest *rest;
 	json_t *items;        /* array of live objects, owned */
+	bool settled;         /* health: all ready, not listed again */
 };
 
 struct run {
@@ -306,7 +307,7 @@ static void add_list_rest(struct run *r, const struct kf_rest *rest)
 		if (!strcmp(r->lists[i].rest->group, rest->group) && !strcmp(r->lists[i].rest->kind, rest->kind))
 			return;
 	r->lists = kf_xrealloc(r->lists, (r->nlists + 1) * sizeof(*r->lists));
-	r->lists[r->nlists++] = (struct gk_list){ rest, NULL };
+	r->lists[r->nlists++] = (struct gk_list){ rest, NULL, false };
 }
 
 static void plan_lists(struct run *r)
@@ -354,6 +355,10 @@ static int list_all(struct run *r, bool metadata_only, struct kf_err **err)
 	int rc = 0;
 
 	for (size_t i = 0; i < r->nlists; i++) {
+		if (r->lists[i].settled) {
+			cont[i] = kf_xstrdup(""); /* nothing to fetch */
+			continue;
+		}
 		json_decref(r->lists[i].items);
 		r->lists[i].items = json_array();
 	}
@@ -975,12 +980,58 @@ static int prune(struct run *r, struct member **c, size_t n, struct kf_err **err
 
 /* ---- health --------------------------------------------------------- */
 
+static size_t list_of(const struct run *r, const struct kf_obj *o)
+{
+	for (size_t l = 0; l < r->nlists; l++)
+		if (!strcmp(r->lists[l].rest->group, o->group) && !strcmp(r->lists[l].rest->kind, o->kind))
+			return l;
+	return (size_t)-1;
+}
+
+static const json_t *find_live(struct run *r, size_t l, const struct kf_obj *o)
+{
+	char *key = obj_key(o->group, o->kind, o->ns, o->name);
+	const json_t *live = NULL;
+	json_t *it;
+	size_t j;
+
+	json_array_foreach(r->lists[l].items, j, it) {
+		char *lk;
+
+		if (strcmp(nz(sget(json_object_get(it, "metadata"), "name")), o->name))
+			continue;
+		if (!sget(it, "kind")) {
+			json_object_set_new(it, "kind", json_string(r->lists[l].rest->kind));
+			json_object_set_new(it, "apiVersion", r->lists[l].rest->group[0]
+				? json_sprintf("%s/%s", r->lists[l].rest->group, r->lists[l].rest->version)
+				: json_string(r->lists[l].rest->version));
+		}
+		lk = live_key(it);
+		if (lk && !strcmp(lk, key))
+			live = it;
+		free(lk);
+		if (live)
+			break;
+	}
+	free(key);
+	return live;
+}
+
+/*
+ * Poll until every applied object is healthy: one full LIST per kind per
+ * poll, and a kind whose objects are all ready is not listed again (an
+ * object that became ready stays counted as ready).
+ */
 static int wait_health(struct run *r, struct kf_err **err)
 {
 	struct kf_backoff bo = KF_BACKOFF_INIT(0.5, 3.0);
+	bool *ok = kf_xcalloc(r->set->n + 1, sizeof(*ok));
+	size_t *unready = kf_xcalloc(r->nlists + 1, sizeof(*unready));
 	json_t *not_ready = NULL;
 	int rc = 0;
 
+	for (size_t l = 0; l < r->nlists; l++)
+		r->lists[l].settled = false;
 	for (;;) {
 		size_t ready = 0, total = 0;
 		char *detail = NULL;
@@ -990,48 +1041,32 @@ static int wait_health(struct run *r, struct kf_err **err)
 			break;
 		json_decref(not_ready);
 		not_ready = json_array();
+		memset(unready, 0, (r->nlists + 1) * sizeof(*unready));
 		for (size_t i = 0; i < r->set->n; i++) {
 			struct kf_obj *o = &r->set->v[i];
-			char *key = obj_key(o->group, o->kind, o->ns, o->name);
-			const json_t *live = NULL;
+			size_t l = list_of(r, o);
+			const json_t *live;
 			const char *why = "not found";
 			enum kf_health h = KF_HEALTH_PROGRESSING;
 
-			if (o->state == KF_OBJ_FAILED) {
-				free(key);
+			if (o->state == KF_OBJ_FAILED)
+				continue;
+			total++;
+			if (ok[i]) {
+				ready++;
 				continue;
 			}
-			total++;
-			for (size_t l = 0; l < r->nlists && !live; l++) {
-				json_t *it;
-				size_t j;
-
-				json_array_foreach(r->lists[l].items, j, it) {
-					char *lk;
-
-					if (strcmp(nz(sget(json_object_get(it, "metadata"), "name")), o->name))
-						continue;
-					if (!sget(it, "kind")) {
-						json_object_set_new(it, "kind", json_string(r->lists[l].rest->kind));
-						json_object_set_new(it, "apiVersion", r->lists[l].rest->group[0]
-							? json_sprintf("%s/%s", r->lists[l].rest->group, r->lists[l].rest->version)
-							: json_string(r->lists[l].rest->version));
-					}
-					lk = live_key(it);
-					if (lk && !strcmp(lk, key))
-						live = it;
-					free(lk);
-					if (live)
-						break;
-				}
-			}
+			live = l != (size_t)-1 ? find_live(r, l, o) : NULL;
 			if (live)
 				h = kf_health_of(live, &why);
 			if (h == KF_HEALTH_READY) {
+				ok[i] = true;
 				ready++;
 			} else {
 				char *label = kf_obj_label(o);
 
+				if (l != (size_t)-1)
+					unready[l]++;
 				json_array_append_new(not_ready, json_pack("{s:s, s:s, s:b}", "object", label, "why", why ? why : "",
 									   "failed", h == KF_HEALTH_FAILED));
 				if (!detail)
@@ -1039,8 +1074,9 @@ static int wait_health(struct run *r, struct kf_err **err)
 							      why ? why : "not ready");
 				free(label);
 			}
-			free(key);
 		}
+		for (size_t l = 0; l < r->nlists; l++)
+			r->lists[l].settled = !unready[l];
 		r->res->ready = ready;
 		r->res->not_ready = total - ready;
 		progress(r, "wait", ready, total, detail);
@@ -1057,8 +1093,12 @@ static int wait_health(struct run *r, struct kf_err **err)
 			break;
 		}
 	}
+	for (size_t l = 0; l < r->nlists; l++)
+		r->lists[l].settled = false;
 	if (not_ready)
 		json_object_set_new(r->res->report, "notReady", not_ready);
+	free(ok);
+	free(unready);
 	return rc;
 }
 
