@@ -182,7 +182,7 @@ class Scheduler(object):
                 _, _, fn = heapq.heappop(self.heap)
             try:
                 fn()
-            except Exception as e:  # keep the scheduler alive
+            except Exception:  # keep the scheduler alive
                 import traceback
                 traceback.print_exc()
 
@@ -1227,7 +1227,7 @@ class Api(object):
                 new["metadata"]["deletionGracePeriodSeconds"] = 0
                 ne = self._store(rdef, ns, name, new, e.managed, "MODIFIED", e.obj)
                 return ne.obj
-            obj = self._remove(rdef.gr, ns, name)
+            self._remove(rdef.gr, ns, name)
             if rdef.gr == ("apiextensions.k8s.io", "customresourcedefinitions"):
                 self._crd_deleted(e.obj)
             return None

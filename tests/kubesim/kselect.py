@@ -100,7 +100,7 @@ def label_selector_from_object(sel):
         elif op == "DoesNotExist":
             reqs.append((e.get("key"), "!", []))
         else:
-            raise SelectorError("%q is not a valid label selector operator" % op)
+            raise SelectorError('"%s" is not a valid label selector operator' % op)
     return reqs
 
 

@@ -9,7 +9,6 @@ import csv
 import json
 import os
 import random
-import resource
 import select
 import socket
 import ssl
@@ -24,7 +23,6 @@ from urllib.parse import parse_qs, unquote, urlsplit
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import kapi  # noqa: E402
-import kres  # noqa: E402
 import kselect  # noqa: E402
 import ktable  # noqa: E402
 from kapi import ApiError  # noqa: E402
@@ -661,8 +659,6 @@ class Sim(object):
             obj = api.delete(rdef, nsv, name, opts, dry_run)
             if obj is not None:
                 return self.send_obj(h, 200, rdef, obj, accept, q)
-            with api.lock:
-                pass
             det = {"name": name, "kind": rdef.resource}
             if rdef.group:
                 det["group"] = rdef.group
