@@ -169,9 +169,11 @@ int kf_kubeflow_creds_prepare(struct kf_kubeflow_creds *out, char **generated,
 	*generated = NULL;
 	if (!o->state_dir || !*o->state_dir)
 		return kf_err_set(err, KF_EINVAL, "credentials: no state directory");
-	rc = kf_mkdir_p(o->state_dir, 0700, err);
-	if (rc)
-		goto out;
+	if (!o->no_write) {
+		rc = kf_mkdir_p(o->state_dir, 0700, err);
+		if (rc)
+			goto out;
+	}
 	kept_path = kf_path_join(o->state_dir, CREDS_FILE);
 	pw_path = kf_path_join(o->state_dir, PASSWORD_FILE);
 	if (stat(kept_path, &st) == 0) {
@@ -213,13 +215,15 @@ int kf_kubeflow_creds_prepare(struct kf_kubeflow_creds *out, char **generated,
 		OPENSSL_cleanse(raw, sizeof(raw));
 		password = kf_xasprintf("%s\n", b);
 		secure_free(b);
-		rc = kf_file_write_atomic(pw_path, password, strlen(password), 0600, err);
+		if (!o->no_write)
+			rc = kf_file_write_atomic(pw_path, password, strlen(password), 0600, err);
 		password[strlen(password) - 1] = '\0';
 		if (rc) {
 			kf_err_wrap(err, "writing the generated admin password");
 			goto out;
 		}
-		*generated = kf_xstrdup(pw_path);
+		if (!o->no_write)
+			*generated = kf_xstrdup(pw_path);
 	}
 	if (rc)
 		goto out;
@@ -248,7 +252,7 @@ int kf_kubeflow_creds_prepare(struct kf_kubeflow_creds *out, char **generated,
 			 "passwordHash", out->password_hash, "oidcClientSecret", out->oidc_secret,
 			 "cookieSecret", out->cookie_secret, "s3SecretKey", out->s3_secret);
 	text = json_dumps(save, JSON_INDENT(2) | JSON_SORT_KEYS);
-	if (!data || strcmp(data, text)) {
+	if (!o->no_write && (!data || strcmp(data, text))) {
 		rc = kf_file_write_atomic(kept_path, text, strlen(text), 0600, err);
 		if (rc)
 			kf_err_wrap(err, "keeping the Kubeflow credentials");

@@ -219,7 +219,12 @@ int kf_kubeflow_install(struct kf_kubeflow_install_result *out,
 	}
 
 	/* 3. Credentials. */
-	rc = kf_kubeflow_creds_prepare(&creds, &out->generated_password_file, &o->creds, err);
+	{
+		struct kf_kubeflow_creds_opts co = o->creds;
+
+		co.no_write = co.no_write || o->dry_run;
+		rc = kf_kubeflow_creds_prepare(&creds, &out->generated_password_file, &co, err);
+	}
 	if (!rc)
 		rc = kf_kubeflow_creds_rewrite(&nchanged, &all, &creds, err);
 	if (rc) {

@@ -139,6 +139,7 @@ struct kf_kubeflow_creds_opts {
 	const char *email;         /* NULL: the kept one, else "admin@example.com" */
 	const char *password_file; /* NULL: the kept one, else generate into
 				      <state_dir>/kubeflow-admin-password */
+	bool no_write;             /* dry run: read what is kept, write nothing */
 };
 
 /*
