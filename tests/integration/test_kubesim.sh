@@ -395,6 +395,13 @@ check "delete collection returns the deleted list" contains "$out" '"kind":"Conf
 out=$(k get cm -n demo -l env -o name)
 check "delete collection deleted the selected objects" eq "$out" ""
 
+# kubectl's ApplySet prune (what kfboot's inventory follows)
+printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: as1, namespace: demo}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: as2, namespace: demo}\n' >"$tmp/as.yaml"
+KUBECTL_APPLYSET=true k apply --server-side --prune --applyset=configmaps/set1 -n demo -f "$tmp/as.yaml" >/dev/null
+head -n 3 "$tmp/as.yaml" >"$tmp/as1.yaml"
+out=$(KUBECTL_APPLYSET=true k apply --server-side --prune --applyset=configmaps/set1 -n demo -f "$tmp/as1.yaml" 2>&1)
+check "kubectl applyset prune" contains "$out" 'configmap/as2 pruned'
+
 # faults: 429 with Retry-After (kubectl retries), 500, dropped connection, stats
 curl -sS -X POST "$CTL/kubesim/stats/reset" >/dev/null
 curl -sS -X POST -d '{"throttle_count": 2, "retry_after": 1, "verbs": ["get"]}' "$CTL/kubesim/faults" >/dev/null
