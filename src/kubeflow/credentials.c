@@ -442,6 +442,35 @@ out:
 	return rc;
 }
 
+/* Put a checksum of the credentials a workload reads into its pod
+ * template, so that changing them restarts its pods. */
+static bool set_checksum(json_t *deploy, const char *basis)
+{
+	json_t *tmpl = json_object_get(json_object_get(deploy, "spec"), "template"), *md, *ann;
+	char hex[65];
+	const char *cur;
+
+	if (!json_is_object(tmpl))
+		return false;
+	kf_sha256_hex(basis, strlen(basis), hex);
+	hex[16] = '\0';
+	md = json_object_get(tmpl, "metadata");
+	if (!json_is_object(md)) {
+		md = json_object();
+		json_object_set_new(tmpl, "metadata", md);
+	}
+	ann = json_object_get(md, "annotations");
+	if (!json_is_object(ann)) {
+		ann = json_object();
+		json_object_set_new(md, "annotations", ann);
+	}
+	cur = json_string_value(json_object_get(ann, "kfboot.io/credentials-checksum"));
+	if (cur && !strcmp(cur, hex))
+		return false;
+	json_object_set_new(ann, "kfboot.io/credentials-checksum", json_string(hex));
+	return true;
+}
+
 int kf_kubeflow_creds_rewrite(size_t *nchanged, struct kf_objset *set,
 			      const struct kf_kubeflow_creds *c,
 			      struct kf_err **err)
@@ -515,6 +544,23 @@ int kf_kubeflow_creds_rewrite(size_t *nchanged, struct kf_objset *set,
 		if (!strcmp(name, old_email ? old_email : "user@example.com") && strcmp(name, c->email)) {
 			json_object_set_new(owner, "name", json_string(c->email));
 			touched[i] = true;
+		}
+	}
+	/* 4. Pods read these at start: a change of credentials rolls them. */
+	for (size_t i = 0; i < set->n; i++) {
+		struct kf_obj *o = &set->v[i];
+		const char *ns = obj_ns(o);
+		char *basis = NULL;
+
+		if (!is_kind(o, "apps", "Deployment") || !ns)
+			continue;
+		if (!strcmp(ns, "auth") && !strcmp(o->name, "dex"))
+			basis = kf_xasprintf("%s\n%s\n%s", c->password_hash, c->oidc_secret, c->email);
+		else if (!strcmp(ns, "oauth2-proxy") && !strcmp(o->name, "oauth2-proxy"))
+			basis = kf_xasprintf("%s\n%s", c->oidc_secret, c->cookie_secret);
+		if (basis) {
+			touched[i] |= set_checksum(o->obj, basis);
+			secure_free(basis);
 		}
 	}
 	for (size_t i = 0; i < set->n; i++)

@@ -148,6 +148,21 @@ b=$(k get secret -n oauth2-proxy -o json | jq -r '.items[] | select(.data["clien
 [[ -n $a && $a == "$b" ]] || fail "Dex and oauth2-proxy do not share the OIDC client secret"
 [[ $(stat -c %a "$tmp/state/kubeflow-credentials.json") == 600 ]] || fail "credentials file is not 0600"
 
+step "3b. a new password: the hash changes and Dex's pods roll; nothing else is written"
+sum0=$(k get deploy -n auth dex -o jsonpath='{.spec.template.metadata.annotations.kfboot\.io/credentials-checksum}')
+[[ -n $sum0 ]] || fail "no credentials checksum on the Dex Deployment"
+printf 'another-long-password\n' >"$tmp/password2"
+reset_stats
+kfi --source "$SRC" --state-dir "$tmp/state" --password-file "$tmp/password2" -o json >"$tmp/rot.json" 2>"$tmp/rot.err" ||
+	{ tail -20 "$tmp/rot.err"; fail "install with a new password failed"; }
+[[ $(jq -r .applied "$tmp/rot.json") == 2 ]] || fail "expected 2 objects changed (Secret, Deployment): $(jq -c '[.perComponent[] | select(.applied > 0) | {name, applied}]' "$tmp/rot.json")"
+hash=$(k get secret -n auth dex-passwords -o json | jq -r '.data.DEX_USER_PASSWORD // empty' | base64 -d)
+$PY -W ignore -c 'import crypt,sys; h=sys.argv[1]; sys.exit(0 if crypt.crypt("another-long-password", h) == h else 1)' "$hash" ||
+	fail "the Dex hash does not verify the new password"
+sum1=$(k get deploy -n auth dex -o jsonpath='{.spec.template.metadata.annotations.kfboot\.io/credentials-checksum}')
+[[ $sum1 != "$sum0" ]] || fail "the Dex pod template did not change"
+k get cm -n auth dex -o jsonpath='{.data.config\.yaml}' | grep -q 'email: ops@corp.example' || fail "the kept admin email was not reused"
+
 step "4. one ApplySet inventory per component"
 n=$(k get secrets -n kube-system -o json | jq '[.items[] | select(.metadata.name | startswith("kubeflow-"))
 	| select(.metadata.labels["applyset.kubernetes.io/id"])] | length')

@@ -480,8 +480,10 @@ static void test_kubeflow_creds__defaults_replaced_everywhere(void **state)
 	assert_string_equal(cr.username, "ops");
 	assert_true(kf_kubeflow_bcrypt_check("s3cret-pass", cr.password_hash));
 	assert_int_equal(kf_kubeflow_creds_rewrite(&changed, &set, &cr, NULL), 0);
-	/* dex-passwords, dex config, dex-oidc-client, oauth2-proxy secret, minio secret, profile */
-	assert_int_equal(changed, 6);
+	/* dex-passwords, dex config, dex-oidc-client, oauth2-proxy secret,
+	 * minio secret, profile, and the dex and oauth2-proxy Deployments
+	 * (a checksum of their credentials in the pod template) */
+	assert_int_equal(changed, 8);
 
 	for (size_t i = 0; i < set.n; i++)
 		json_array_append(arr, set.v[i].obj);
