@@ -226,7 +226,7 @@ static int preflight_run_cluster(struct kf_run *r, struct kf_err **err)
 		char *save = NULL;
 
 		for (char *l = strtok_r(warnings.buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
-			kf_warn("%s", l);
+			kf_run_event(r, KF_EV_WARNING, &kf_phase_preflight, NULL, KF_RES_NONE, l, -1);
 	}
 	for (size_t i = 0; i < r->nhosts; i++) {
 		struct kf_rhost *h = &r->hosts[i];

@@ -36,6 +36,7 @@ struct kf_progress {
 	pthread_mutex_t lock;
 	double last_wait_line;
 	unsigned frame;
+	struct kf_buf warnings; /* live view: printed after the last frame */
 };
 
 static struct hstate *find(struct kf_progress *p, const char *name)
@@ -139,6 +140,7 @@ struct kf_progress *kf_progress_new(FILE *f, const struct kf_cluster *c,
 		p->h[i].progress = -1;
 	}
 	p->t0 = kf_now();
+	kf_buf_init(&p->warnings, 0);
 	pthread_mutex_init(&p->lock, NULL);
 	return p;
 }
@@ -166,6 +168,10 @@ static void plain(struct kf_progress *p, const struct kf_prov_event *ev)
 			fprintf(p->f, "%s %s: %s: %s\n", msg, ev->host, ev->phase_title,
 				res_word(ev->result, ev->msg));
 		}
+		break;
+	case KF_EV_WARNING:
+		if (!p->quiet)
+			fprintf(p->f, "%s %swarning:%s %s\n", msg, p->color ? "\033[33m" : "", Z, ev->msg);
 		break;
 	case KF_EV_WAIT:
 		if (!p->quiet && ev->elapsed - p->last_wait_line >= 10) {
@@ -232,6 +238,10 @@ void kf_progress_event(void *ctx, const struct kf_prov_event *ev)
 			h->res = ev->result;
 		}
 		break;
+	case KF_EV_WARNING:
+		kf_buf_addf(&p->warnings, "%swarning:%s %s\n", p->color ? "\033[33m" : "",
+			    p->color ? "\033[0m" : "", ev->msg);
+		break;
 	case KF_EV_RUN_END:
 		p->elapsed = ev->elapsed;
 		p->phase = ev->result == KF_RES_FAILED ? "failed" : "done";
@@ -262,6 +272,8 @@ void kf_progress_free(struct kf_progress *p)
 			p->h[i].running = false;
 		draw(p);
 	}
+	fputs(p->warnings.buf, p->f);
+	kf_buf_release(&p->warnings);
 	for (size_t i = 0; i < p->n; i++)
 		free(p->h[i].msg);
 	free(p->h);

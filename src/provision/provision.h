@@ -275,6 +275,7 @@ enum kf_event_kind {
 	KF_EV_HOST_STATUS, /* msg: what the host is doing now */
 	KF_EV_HOST_END,    /* result, msg: reason or error */
 	KF_EV_WAIT,        /* msg: wait name and what it sees; progress */
+	KF_EV_WARNING,     /* msg: something worth knowing that does not stop the run */
 	KF_EV_RUN_END,     /* result: changed when anything changed */
 };
 

@@ -74,6 +74,8 @@ void kf_run_event(struct kf_run *r, enum kf_event_kind kind,
 	if (r->o.on_event)
 		r->o.on_event(r->o.event_ctx, &ev);
 	pthread_mutex_unlock(&r->lock);
+	if (kind == KF_EV_WARNING)
+		kf_log_write(KF_LOG_DEBUG, NULL, "warning: %s", msg ? msg : "");
 	if (kind == KF_EV_HOST_END || kind == KF_EV_PHASE_END)
 		kf_log_write(KF_LOG_DEBUG, NULL, "%s%s%s: %s%s%s", h ? h->cfg->name : "", h ? ": " : "",
 			     ph ? ph->title : "run", res_str(res), msg ? ": " : "", msg ? msg : "");
