@@ -14,12 +14,14 @@ static int run_diff(int argc, char **argv, struct kf_cli *cli)
 	struct kf_kube_cli c = { 0 };
 	struct kf_objset set = KF_OBJSET_INIT;
 	struct kf_buf out = KF_BUF_INIT;
+	struct kf_apply_result plan = { 0 };
+	struct kf_apply_opts ao = { 0 };
 	struct kf_err *err = NULL;
-	size_t ndiff = 0;
+	size_t ndiff = 0, nprune = 0;
 	int rc, exit_code = KF_EXIT_OK;
 
 	c.cli = cli;
-	rc = kf_kube_cli_parse(&c, &kf_cmd_diff, "f,kubeconfig,context,timeout,force-conflicts,http1", argc, argv);
+	rc = kf_kube_cli_parse(&c, &kf_cmd_diff, "f,kubeconfig,context,inventory,prune,timeout,force-conflicts,http1", argc, argv);
 	if (rc) {
 		exit_code = rc;
 		goto out;
@@ -31,25 +33,43 @@ static int run_diff(int argc, char **argv, struct kf_cli *cli)
 	rc = kf_kube_cli_connect(&c, &err);
 	if (!rc)
 		rc = kf_kube_cli_load(&c, &set, &err);
+	if (!rc) {
+		/* What the inventory says is unchanged needs no dry run. */
+		ao.plan_only = true;
+		ao.prune = c.prune;
+		ao.force_prune = true;
+		ao.inventory = c.inventory;
+		ao.default_ns = c.cfg->namespace;
+		rc = kf_apply_run(&plan, c.k, c.d, &set, &ao, &err);
+	}
 	if (!rc)
-		rc = kf_diff_run(&out, &ndiff, c.k, c.d, &set, c.force_conflicts, &err);
+		rc = kf_diff_run_changed(&out, &ndiff, c.k, c.d, &set, c.force_conflicts, &err);
 	if (rc) {
 		exit_code = kf_cli_fail(cli, err);
 		goto out;
 	}
+	nprune = json_array_size(json_object_get(plan.report, "toPrune"));
 	if (cli->output == KF_OUT_JSON) {
-		json_t *o = json_pack("{s:I, s:I, s:s}", "objects", (json_int_t)set.n, "different",
-				      (json_int_t)ndiff, "diff", out.buf);
+		json_t *o = json_pack("{s:I, s:I, s:I, s:s, s:O}", "objects", (json_int_t)set.n, "different",
+				      (json_int_t)ndiff, "unchangedSinceApply", (json_int_t)plan.unchanged,
+				      "diff", out.buf, "toPrune", json_object_get(plan.report, "toPrune"));
 
 		kf_cli_print_json(o);
 		json_decref(o);
 	} else {
+		const json_t *p;
+		size_t i;
+
 		fwrite(out.buf, 1, out.len, stdout);
+		json_array_foreach(json_object_get(plan.report, "toPrune"), i, p)
+			printf("would prune %s\n", json_string_value(p));
 		if (!cli->quiet)
-			fprintf(stderr, "%zu of %zu objects differ\n", ndiff, set.n);
+			fprintf(stderr, "%zu of %zu objects differ (%zu unchanged since kfboot applied them)%s\n", ndiff,
+				set.n, plan.unchanged, nprune ? "; some would be pruned" : "");
 	}
-	exit_code = ndiff ? KF_EXIT_DIFF : KF_EXIT_OK;
+	exit_code = ndiff || nprune ? KF_EXIT_DIFF : KF_EXIT_OK;
 out:
+	kf_apply_result_release(&plan);
 	kf_buf_release(&out);
 	kf_objset_release(&set);
 	kf_kube_cli_release(&c);
@@ -62,10 +82,14 @@ const struct kf_cmd kf_cmd_diff = {
 	.run = run_diff,
 	.summary = "show what apply would change (unified diff; exit 3 when different)",
 	.usage =
-		"usage: kfboot diff -f FILE|DIR... [--context C] [--kubeconfig F] [--force-conflicts] [-o json]\n"
+		"usage: kfboot diff -f FILE|DIR... [--inventory [NS/]NAME [--prune]] [--context C]\n"
+		"                   [--kubeconfig F] [--force-conflicts] [-o json]\n"
 		"\n"
 		"Compare each live object with the result of a server-side dry-run apply of the\n"
 		"desired one, both without status, managedFields, resourceVersion and the other\n"
 		"fields the server sets, and print a unified diff. Objects that do not exist yet\n"
-		"are shown as new. Exit status: 0 no differences, 3 differences, 1 error.\n",
+		"are shown as new. Objects the inventory (same as apply's; default\n"
+		"kube-system/kfboot) shows unchanged since kfboot applied them are not asked\n"
+		"about at all. --prune also lists the members that apply --prune would delete.\n"
+		"Exit status: 0 no differences, 3 differences, 1 error.\n",
 };

@@ -1253,6 +1253,32 @@ int kf_apply_run(struct kf_apply_result *out, struct kf_kube *k,
 		}
 	}
 
+	if (opts->plan_only) {
+		json_t *would = json_array();
+
+		for (size_t i = 0; i < set->n; i++) {
+			if (set->v[i].state == KF_OBJ_UNCHANGED) {
+				out->unchanged++;
+			} else {
+				char *label = kf_obj_label(&set->v[i]);
+
+				out->to_apply++;
+				json_array_append_new(would, json_string(label));
+				free(label);
+			}
+		}
+		json_object_set_new(out->report, "toApply", would);
+		would = json_array();
+		for (size_t i = 0; i < ncands; i++) {
+			char *label = member_label(cands[i]);
+
+			json_array_append_new(would, json_string(label));
+			free(label);
+		}
+		json_object_set_new(out->report, "toPrune", would);
+		goto out;
+	}
+
 	/* The parent first, with the union of old and new kinds. */
 	if (!opts->dry_run) {
 		char *gks_new = kf_applyset_group_kinds(set);

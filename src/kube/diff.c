@@ -204,9 +204,27 @@ static char *to_yaml(json_t *v)
 	return kf_buf_detach(&b, NULL);
 }
 
+static int diff_run(struct kf_buf *out, size_t *ndiff, struct kf_kube *k,
+		    struct kf_discovery *d, struct kf_objset *set,
+		    bool force_conflicts, bool skip_unchanged, struct kf_err **err);
+
 int kf_diff_run(struct kf_buf *out, size_t *ndiff, struct kf_kube *k,
 		struct kf_discovery *d, struct kf_objset *set,
 		bool force_conflicts, struct kf_err **err)
+{
+	return diff_run(out, ndiff, k, d, set, force_conflicts, false, err);
+}
+
+int kf_diff_run_changed(struct kf_buf *out, size_t *ndiff, struct kf_kube *k,
+			struct kf_discovery *d, struct kf_objset *set,
+			bool force_conflicts, struct kf_err **err)
+{
+	return diff_run(out, ndiff, k, d, set, force_conflicts, true, err);
+}
+
+static int diff_run(struct kf_buf *out, size_t *ndiff, struct kf_kube *k,
+		    struct kf_discovery *d, struct kf_objset *set,
+		    bool force_conflicts, bool skip_unchanged, struct kf_err **err)
 {
 	size_t n = set->n;
 	struct kf_kube_req *q = kf_xcalloc(2 * n + 1, sizeof(*q));
@@ -220,6 +238,8 @@ int kf_diff_run(struct kf_buf *out, size_t *ndiff, struct kf_kube *k,
 		const struct kf_rest *rest = kf_discovery_find(d, o->group, o->version, o->kind);
 		char *path, *body;
 
+		if (skip_unchanged && o->state == KF_OBJ_UNCHANGED)
+			continue;
 		if (!rest)
 			continue; /* a CR whose CRD is not installed: shown as new below */
 		path = kf_rest_path(rest, o->ns, o->name);
@@ -242,6 +262,9 @@ int kf_diff_run(struct kf_buf *out, size_t *ndiff, struct kf_kube *k,
 		struct kf_kube_req *get = NULL, *patch = NULL;
 		json_t *live = NULL, *merged = NULL;
 		char *a, *b, *label, *an, *bn;
+
+		if (skip_unchanged && o->state == KF_OBJ_UNCHANGED)
+			continue;
 
 		for (size_t x = 0; x + 1 < nq; x += 2)
 			if (q[x].user == o) {

@@ -334,6 +334,9 @@ struct kf_apply_opts {
 	bool prune;
 	bool force_prune;      /* allow pruning more than half the inventory */
 	bool wait;             /* health waits */
+	bool plan_only;        /* read inventory and live state, mark what is
+				* unchanged and what prune would delete; send
+				* nothing (drift detection, diff) */
 	const char *inventory; /* "[ns/]name" of the ApplySet parent Secret; NULL = "kube-system/kfboot" (no prune) */
 	const char *default_ns;
 	double timeout;        /* overall deadline, seconds; 0 = 10 min */
@@ -344,6 +347,7 @@ struct kf_apply_opts {
 struct kf_apply_result {
 	size_t total, applied, unchanged, failed, pruned, prune_skipped;
 	size_t unchecked; /* dry run: namespace or CRD created by the same apply */
+	size_t to_apply;  /* plan_only: objects that would be sent */
 	size_t ready, not_ready;
 	double elapsed;
 	json_t *report; /* {"failedObjects":[{"object","source","error"}], "prunedObjects":[..], "notReady":[..]}, owned */
@@ -380,6 +384,12 @@ bool kf_diff_text(struct kf_buf *out, const char *a_name, const char *a,
 int kf_diff_run(struct kf_buf *out, size_t *ndiff, struct kf_kube *k,
 		struct kf_discovery *d, struct kf_objset *set,
 		bool force_conflicts, struct kf_err **err);
+/* The same, skipping objects whose state is KF_OBJ_UNCHANGED (after a
+ * plan_only kf_apply_run: their live state is what kfboot applied, so
+ * there is nothing to show and nothing is asked of the server). */
+int kf_diff_run_changed(struct kf_buf *out, size_t *ndiff, struct kf_kube *k,
+			struct kf_discovery *d, struct kf_objset *set,
+			bool force_conflicts, struct kf_err **err);
 
 /* ---- small helpers -------------------------------------------------- */
 

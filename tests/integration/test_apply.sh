@@ -96,6 +96,10 @@ step "3. diff"
 sw0=$(stats | jq -r .storage_writes)
 kf diff -f "$MANIFESTS" >"$tmp/diff.out" 2>/dev/null || fail "diff of an applied set should exit 0 (got $?): $(head -40 "$tmp/diff.out")"
 [[ $(stats | jq -r .storage_writes) == "$sw0" ]] || fail "diff changed something on the server"
+# With the inventory, objects unchanged since kfboot applied them cost nothing.
+reset_stats
+kf diff -f "$MANIFESTS" --inventory kf-test >/dev/null 2>&1 || fail "diff --inventory of an applied set should exit 0"
+[[ $(stats | jq -r .total) -lt 60 ]] || fail "diff --inventory of an unchanged set sent $(stats | jq -r .total) requests"
 $PY - "$MANIFESTS" "$tmp/changed.yaml" <<'EOF'
 import sys
 docs = open(sys.argv[1]).read().split("\n---\n")
@@ -107,7 +111,7 @@ for d in docs:
 open(sys.argv[2], "w").write("\n---\n".join(out))
 EOF
 set +e
-kf diff -f "$tmp/changed.yaml" >"$tmp/diff2.out" 2>/dev/null
+kf diff -f "$tmp/changed.yaml" --inventory kf-test >"$tmp/diff2.out" 2>/dev/null
 rc=$?
 set -e
 [[ $rc == 3 ]] || fail "diff of a changed set should exit 3, got $rc"
