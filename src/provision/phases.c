@@ -245,26 +245,16 @@ static int preflight_run_cluster(struct kf_run *r, struct kf_err **err)
 		free(tag);
 	}
 	if (rc) {
+		struct kf_buf lines = KF_BUF_INIT;
 		size_t n = 0;
 
 		kf_buf_rtrim(&problems);
 		for (const char *p = problems.buf; p; p = strchr(p + 1, '\n'))
 			n++;
+		kf_add_indented(&lines, problems.buf, "  ");
 		rc = kf_err_set(err, KF_EINVAL, "preflight found %zu problem%s; nothing was changed on any host:\n  %s",
-				n, n == 1 ? "" : "s", problems.buf);
-		/* Indent the following lines too. */
-		{
-			struct kf_buf b = KF_BUF_INIT;
-			char *msg = (*err)->msg;
-
-			for (const char *p = msg; *p; p++) {
-				kf_buf_addch(&b, *p);
-				if (*p == '\n' && p[1] && p[1] != ' ')
-					kf_buf_adds(&b, "  ");
-			}
-			free((*err)->msg);
-			(*err)->msg = kf_buf_detach(&b, NULL);
-		}
+				n, n == 1 ? "" : "s", lines.buf);
+		kf_buf_release(&lines);
 	}
 	free(facts);
 	kf_buf_release(&problems);
@@ -824,7 +814,7 @@ static int wait_dry_run(const struct kf_actx *x, struct kf_plan_phase *out,
 
 	for (size_t i = 0; i < x->c->nhosts; i++)
 		kf_buf_addf(&names, "%s%s", i ? ", " : "", x->c->hosts[i].name);
-	a->cmd = kf_xasprintf("wait 'nodes Ready' (deadline 5m, every 2s) until %s %s Ready; "
+	a->cmd = kf_xasprintf("wait 'nodes Ready' (deadline 5m or --wait-timeout, every 2s) until %s %s Ready; "
 			      "on timeout show what it last saw and the tail of kubelet's journal on hosts not Ready",
 			      names.buf, x->c->nhosts == 1 ? "is" : "are");
 	a = kf_plan_phase_add(out, KF_ACT_RUN);
@@ -833,126 +823,128 @@ static int wait_dry_run(const struct kf_actx *x, struct kf_plan_phase *out,
 	return 0;
 }
 
+/* From `kubectl get nodes --no-headers` output: how many of the profile's
+ * hosts are Ready; notready[i] and `missing` name the others. */
+static size_t count_ready(const struct kf_run *r, const char *out, bool *notready,
+			  struct kf_buf *missing)
+{
+	struct kf_buf nodes = KF_BUF_INIT;
+	char *save = NULL, *copy = kf_xstrdup(out);
+	size_t ready = 0;
+
+	/* "name status ..." lines into the facts' "name:status,..." form. */
+	for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		char name[256], status[64];
+
+		if (sscanf(l, "%255s %63s", name, status) == 2)
+			kf_buf_addf(&nodes, "%s%s:%s", nodes.len ? "," : "", name, status);
+	}
+	kf_buf_reset(missing);
+	for (size_t i = 0; i < r->nhosts; i++) {
+		bool listed = false;
+
+		notready[i] = !kf_facts_node_ready(nodes.buf, r->hosts[i].cfg->name, &listed);
+		if (!notready[i]) {
+			ready++;
+			continue;
+		}
+		kf_buf_addf(missing, "%s%s%s", missing->len ? ", " : "", r->hosts[i].cfg->name,
+			    listed ? "" : " (not registered)");
+	}
+	free(copy);
+	kf_buf_release(&nodes);
+	return ready;
+}
+
+/* The tail of kubelet's journal on every host that is not Ready. */
+static void kubelet_tails(struct kf_run *r, const bool *notready, struct kf_buf *out)
+{
+	for (size_t i = 0; i < r->nhosts; i++) {
+		struct kf_rhost *o = &r->hosts[i];
+		struct kf_buf t = KF_BUF_INIT;
+		struct kf_err *e = NULL;
+		struct kf_actx ox;
+		char *jc;
+
+		if (!notready[i] || !o->ssh)
+			continue;
+		kf_rhost_actx(r, o, &ox);
+		jc = kf_priv_cmd(&ox, "journalctl -u kubelet -n 15 --no-pager");
+		if (kf_run_priv(r, o, jc, 20, false, &t, &e)) {
+			char *s = kf_err_str(e);
+
+			kf_buf_reset(&t);
+			kf_buf_addf(&t, "(no kubelet journal: %s)", s);
+			free(s);
+		}
+		kf_err_free(e);
+		kf_buf_rtrim(&t);
+		kf_buf_addf(out, "\n  kubelet journal on %s:\n    ", o->cfg->name);
+		kf_add_indented(out, t.buf, "    ");
+		kf_buf_release(&t);
+		free(jc);
+	}
+}
+
+/* The named wait "nodes Ready": poll every 2 s until every host of the
+ * profile is Ready, or the deadline passes; then say what it last saw. */
 static int wait_run(struct kf_run *r, struct kf_rhost *h, struct kf_err **err)
 {
 	struct kf_actx x;
-	struct kf_buf out = KF_BUF_INIT, last = KF_BUF_INIT;
+	struct kf_buf out = KF_BUF_INIT, missing = KF_BUF_INIT;
 	double timeout = r->o.wait_timeout > 0 ? r->o.wait_timeout : 300;
 	double start = kf_now();
+	bool *notready = kf_xcalloc(r->nhosts, sizeof(*notready));
 	char *cmd;
+	size_t ready;
 	int rc = 0;
-	bool first = true;
 
 	kf_rhost_actx(r, h, &x);
 	cmd = kf_priv_cmd(&x, NODES_CMD);
-	for (;;) {
-		size_t ready = 0;
-		struct kf_buf missing = KF_BUF_INIT;
+	for (bool first = true;; first = false) {
 		struct kf_err *e = NULL;
 		char msg[256];
 
 		kf_buf_reset(&out);
-		if (kf_run_priv(r, h, cmd, 30, false, &out, &e) == 0) {
-			kf_buf_reset(&last);
-			kf_buf_adds(&last, out.buf);
-		} else {
+		if (kf_run_priv(r, h, cmd, 30, false, &out, &e)) {
+			/* What it saw is the error. */
 			char *s = kf_err_str(e);
 
-			kf_buf_reset(&last);
-			kf_buf_adds(&last, s);
+			kf_buf_reset(&out);
+			kf_buf_adds(&out, s);
 			free(s);
 		}
 		kf_err_free(e);
-		{
-			/* "name status ..." lines into the facts' format. */
-			struct kf_buf nodes = KF_BUF_INIT;
-			char *save = NULL, *copy = kf_xstrdup(out.buf);
-
-			for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-				char name[256], status[64];
-
-				if (sscanf(l, "%255s %63s", name, status) == 2)
-					kf_buf_addf(&nodes, "%s%s:%s", nodes.len ? "," : "", name, status);
-			}
-			free(copy);
-			for (size_t i = 0; i < r->nhosts; i++) {
-				bool listed = false;
-
-				if (kf_facts_node_ready(nodes.buf, r->hosts[i].cfg->name, &listed))
-					ready++;
-				else
-					kf_buf_addf(&missing, "%s%s%s", missing.len ? ", " : "",
-						    r->hosts[i].cfg->name, listed ? "" : " (not registered)");
-			}
-			kf_buf_release(&nodes);
-		}
+		ready = count_ready(r, out.buf, notready, &missing);
 		if (ready == r->nhosts) {
-			kf_buf_release(&missing);
 			h->res = first ? KF_RES_UNCHANGED : KF_RES_CHANGED;
 			break;
 		}
-		first = false;
 		snprintf(msg, sizeof(msg), "nodes Ready: %zu/%zu, waiting for %s", ready, r->nhosts,
 			 missing.buf);
 		kf_run_event(r, KF_EV_WAIT, &kf_phase_wait, h, KF_RES_NONE, msg,
 			     (double)ready / (double)r->nhosts);
 		if (kf_now() - start > timeout || kf_interrupted()) {
-			struct kf_buf tails = KF_BUF_INIT;
+			struct kf_buf tails = KF_BUF_INIT, seen = KF_BUF_INIT;
 			char tbuf[32];
 
-			kf_buf_rtrim(&last);
-			for (size_t i = 0; i < r->nhosts; i++) {
-				struct kf_rhost *o = &r->hosts[i];
-				struct kf_buf t = KF_BUF_INIT;
-				struct kf_actx ox;
-				char *jc;
-
-				if (!strstr(missing.buf, o->cfg->name) || !o->ssh)
-					continue;
-				kf_rhost_actx(r, o, &ox);
-				jc = kf_priv_cmd(&ox, "journalctl -u kubelet -n 15 --no-pager");
-				{
-					struct kf_err *e2 = NULL;
-
-					if (kf_run_priv(r, o, jc, 20, false, &t, &e2)) {
-						char *s = kf_err_str(e2);
-
-						kf_buf_reset(&t);
-						kf_buf_addf(&t, "(no kubelet journal: %s)", s);
-						free(s);
-					}
-					kf_err_free(e2);
-				}
-				kf_buf_rtrim(&t);
-				kf_buf_addf(&tails, "\n  kubelet journal on %s:\n    ", o->cfg->name);
-				for (const char *p = t.buf; *p; p++) {
-					kf_buf_addch(&tails, *p);
-					if (*p == '\n')
-						kf_buf_adds(&tails, "    ");
-				}
-				kf_buf_release(&t);
-				free(jc);
-			}
-			{
-				struct kf_buf seen = KF_BUF_INIT;
-
-				kf_add_indented(&seen, last.len ? last.buf : "(nothing)", "    ");
-				rc = kf_err_set(err, kf_interrupted() ? KF_ECANCEL : KF_ETIMEOUT,
-						"wait 'nodes Ready' %s after %s: %zu of %zu Ready, not Ready: %s; last seen from `kubectl get nodes`:\n    %s%s",
-						kf_interrupted() ? "interrupted" : "timed out",
-						kf_duration_fmt(kf_now() - start, tbuf), ready, r->nhosts, missing.buf,
-						seen.buf, tails.buf);
-				kf_buf_release(&seen);
-			}
+			kubelet_tails(r, notready, &tails);
+			kf_buf_rtrim(&out);
+			kf_add_indented(&seen, out.len ? out.buf : "(nothing)", "    ");
+			rc = kf_err_set(err, kf_interrupted() ? KF_ECANCEL : KF_ETIMEOUT,
+					"wait 'nodes Ready' %s after %s: %zu of %zu Ready, not Ready: %s; last seen from `kubectl get nodes`:\n    %s%s",
+					kf_interrupted() ? "interrupted" : "timed out",
+					kf_duration_fmt(kf_now() - start, tbuf), ready, r->nhosts, missing.buf,
+					seen.buf, tails.buf);
+			kf_buf_release(&seen);
 			kf_buf_release(&tails);
-			kf_buf_release(&missing);
 			break;
 		}
-		kf_buf_release(&missing);
 		kf_sleep(2);
 	}
 	kf_buf_release(&out);
-	kf_buf_release(&last);
+	kf_buf_release(&missing);
+	free(notready);
 	free(cmd);
 	return rc;
 }
