@@ -11,8 +11,21 @@
 
 #include "cli.h"
 #include "provision/provision.h"
+#include "yaml/yaml.h"
 
 extern const struct kf_cmd kf_cmd_plan;
+
+/* -o json or -o yaml. */
+static void print_doc(struct kf_cli *cli, const json_t *j)
+{
+	struct kf_buf b = KF_BUF_INIT;
+
+	if (cli->output == KF_OUT_YAML && kf_yaml_emit(&b, j, false, NULL) == 0)
+		fwrite(b.buf, 1, b.len, stdout);
+	else
+		kf_cli_print_json(j);
+	kf_buf_release(&b);
+}
 
 static int run_plan(int argc, char **argv, struct kf_cli *cli)
 {
@@ -58,10 +71,10 @@ static int run_plan(int argc, char **argv, struct kf_cli *cli)
 		rc = kf_cli_fail(cli, err);
 		goto out;
 	}
-	if (cli->output == KF_OUT_JSON) {
+	if (cli->output != KF_OUT_TEXT) {
 		json_t *j = kf_plan_to_json(plan);
 
-		kf_cli_print_json(j);
+		print_doc(cli, j);
 		json_decref(j);
 	} else {
 		struct kf_buf b = KF_BUF_INIT;
@@ -93,5 +106,5 @@ const struct kf_cmd kf_cmd_plan = {
 		 "      --state-dir DIR  where the journal and kubeconfig live\n"
 		 "                       (default ~/.local/state/kfboot/<cluster>)\n"
 		 "  -v                   also show every generated file and every bundle file\n"
-		 "  -o json              the plan as JSON\n",
+		 "  -o json|yaml         the plan as JSON or YAML\n",
 };

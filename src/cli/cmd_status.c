@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "provision/provision.h"
+#include "yaml/yaml.h"
 
 extern const struct kf_cmd kf_cmd_status;
 
@@ -71,6 +72,14 @@ static int run_status(int argc, char **argv, struct kf_cli *cli)
 		kf_cli_print_json(st);
 		goto out;
 	}
+	if (cli->output == KF_OUT_YAML) {
+		struct kf_buf b = KF_BUF_INIT;
+
+		if (kf_yaml_emit(&b, st, false, &err) == 0)
+			fwrite(b.buf, 1, b.len, stdout);
+		kf_buf_release(&b);
+		goto out;
+	}
 	printf("%s%-12s %-15s %-13s %-9s %-22s %-4s %-4s %-10s %-8s %-6s %s%s\n", kf_cli_c(cli, KF_C_BOLD),
 	       "HOST", "ADDRESS", "ROLE", "REACHABLE", "OS", "CPUS", "MEM", "KUBELET", "PREPARED", "JOINED", "NODE",
 	       kf_cli_c(cli, KF_C_RESET));
@@ -114,5 +123,5 @@ const struct kf_cmd kf_cmd_status = {
 		 "Exit status 1 when a host cannot be reached.\n"
 		 "\n"
 		 "  -f, --file PROFILE   the cluster profile\n"
-		 "  -o json              everything, including every fact, as JSON\n",
+		 "  -o json|yaml         everything, including every fact, as JSON or YAML\n",
 };
