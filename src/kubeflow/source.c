@@ -185,20 +185,13 @@ static int render(const char *tool, bool is_kubectl, const char *dir, const char
 		char *msg = NULL;
 		size_t len = 0;
 
-		if (kf_file_read(errfile, &msg, &len, NULL) == 0) {
+		if (kf_file_read(errfile, &msg, &len, NULL) == 0)
 			while (len && (msg[len - 1] == '\n' || msg[len - 1] == '\r'))
 				msg[--len] = '\0';
-		}
-		rc = kf_err_set(err, KF_ERR, "%s %s %s: %s%s%s", tool, argv[1], dir,
+		rc = kf_err_set(err, KF_ERR, "%s %s %s: %s %d%s%s", tool, argv[1], dir,
 				WIFEXITED(status) ? "exit status" : "killed by signal",
+				WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
 				msg && *msg ? ": " : "", msg && *msg ? msg : "");
-		if (!msg || !*msg) {
-			kf_err_free(*err);
-			*err = NULL;
-			rc = kf_err_set(err, KF_ERR, "%s %s %s: %s %d", tool, argv[1], dir,
-					WIFEXITED(status) ? "exit status" : "killed by signal",
-					WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-		}
 		free(msg);
 		goto out;
 	}
