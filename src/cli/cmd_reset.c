@@ -102,7 +102,7 @@ static int run_reset(int argc, char **argv, struct kf_cli *cli)
 	}
 	kf_log_set_file(logf);
 	kf_log_write(KF_LOG_DEBUG, NULL, "kfboot %s: reset -f %s", KF_VERSION, file);
-	prog = kf_progress_new(stderr, c, cli->tty && !cli->quiet, cli->color, cli->quiet);
+	prog = kf_progress_new(stderr, c, cli->tty && !cli->quiet && cli->verbosity <= 0, cli->color, cli->quiet);
 	o.on_event = kf_progress_event;
 	o.event_ctx = prog;
 	res = kf_reset(c, &o, &sum, &err);

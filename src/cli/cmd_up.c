@@ -90,7 +90,7 @@ static int run_up(int argc, char **argv, struct kf_cli *cli)
 	}
 	kf_log_set_file(logf);
 	kf_log_write(KF_LOG_DEBUG, NULL, "kfboot %s: up -f %s", KF_VERSION, file);
-	prog = kf_progress_new(stderr, c, cli->tty && !cli->quiet, cli->color, cli->quiet);
+	prog = kf_progress_new(stderr, c, cli->tty && !cli->quiet && cli->verbosity <= 0, cli->color, cli->quiet);
 	o.on_event = kf_progress_event;
 	o.event_ctx = prog;
 	up = kf_up(c, &o, &sum, &err);
@@ -172,5 +172,7 @@ const struct kf_cmd kf_cmd_up = {
 		 "                            memory, cpus, role, hostname, clock, or all; a missing\n"
 		 "                            passwordless sudo always stops `up`\n"
 		 "  -o json                   a JSON summary on stdout\n"
-		 "  -q                        print failures only\n",
+		 "  -q                        print failures only\n"
+		 "  -v                        also print every command and script line (as in\n"
+		 "                            the log file); plain lines instead of the live view\n",
 };

@@ -74,11 +74,15 @@ void kf_run_event(struct kf_run *r, enum kf_event_kind kind,
 	if (r->o.on_event)
 		r->o.on_event(r->o.event_ctx, &ev);
 	pthread_mutex_unlock(&r->lock);
+	/* To the log file; on the console only with -vv (the progress shows them). */
 	if (kind == KF_EV_WARNING)
-		kf_log_write(KF_LOG_DEBUG, NULL, "warning: %s", msg ? msg : "");
-	if (kind == KF_EV_HOST_END || kind == KF_EV_PHASE_END)
-		kf_log_write(KF_LOG_DEBUG, NULL, "%s%s%s: %s%s%s", h ? h->cfg->name : "", h ? ": " : "",
+		kf_log_write(KF_LOG_TRACE, NULL, "warning: %s", msg ? msg : "");
+	if (kind == KF_EV_HOST_END)
+		kf_log_write(KF_LOG_TRACE, NULL, "%s: %s: %s%s%s", h ? h->cfg->name : "-",
 			     ph ? ph->title : "run", res_str(res), msg ? ": " : "", msg ? msg : "");
+	if (kind == KF_EV_PHASE_END)
+		kf_log_write(KF_LOG_TRACE, NULL, "phase '%s' %s", ph ? ph->title : "?",
+			     res == KF_RES_FAILED ? "failed" : "finished");
 }
 
 void kf_rhost_actx(const struct kf_run *r, const struct kf_rhost *h,
