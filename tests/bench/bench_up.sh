@@ -14,7 +14,7 @@
 # BENCH_ANSIBLE=0 skips the Ansible runs.
 set -euo pipefail
 : "${KFBOOT:?}" "${KF_SOURCE_DIR:?}"
-# shellcheck source=../integration/prov-lib.sh
+# shellcheck source-path=SCRIPTDIR source=../integration/prov-lib.sh
 . "$KF_SOURCE_DIR/tests/integration/prov-lib.sh"
 prov_need_root
 sizes=("$@")

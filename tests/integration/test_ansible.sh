@@ -6,7 +6,7 @@
 # afterwards finds nothing to do (one source of truth on the nodes).
 set -euo pipefail
 : "${KFBOOT:?}" "${KF_SOURCE_DIR:?}"
-# shellcheck source=prov-lib.sh
+# shellcheck source-path=SCRIPTDIR source=prov-lib.sh
 . "$KF_SOURCE_DIR/tests/integration/prov-lib.sh"
 fail() { echo "FAIL: $*" >&2; [ -s "$T/out" ] && tail -n 40 "$T/out" >&2; exit 1; }
 

@@ -19,7 +19,7 @@
 #     --yes and without a terminal refuses
 set -euo pipefail
 : "${KFBOOT:?}" "${KF_SOURCE_DIR:?}"
-# shellcheck source=prov-lib.sh
+# shellcheck source-path=SCRIPTDIR source=prov-lib.sh
 . "$KF_SOURCE_DIR/tests/integration/prov-lib.sh"
 prov_need_root
 
