@@ -14,7 +14,9 @@
  * Test hook: KFBOOT_TEST_KILL_AFTER_PHASE=<id> kills the process with
  * SIGKILL right after phase <id> finished and the journal was saved.
  */
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -575,6 +577,49 @@ static void run_release(struct kf_run *r)
 	pthread_mutex_destroy(&r->lock);
 }
 
+/* One `up` or `reset` per cluster at a time: an exclusive lock on
+ * <state>/<cluster>/lock, held until the process ends or unlock_state().
+ * The file holds the holder's pid, for the message. */
+static int lock_state(const char *state_dir, int *fd_out, struct kf_err **err)
+{
+	char *path = kf_path_join(state_dir, "lock");
+	char pid[32] = "";
+	int fd = -1, rc;
+
+	rc = kf_mkdir_p(state_dir, 0700, err);
+	if (rc)
+		goto out;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rc = kf_err_errno(err, "lock file %s", path);
+		goto out;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
+
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		rc = kf_err_set(err, KF_ECONFLICT, "another kfboot up or reset is working on this cluster (pid %s, lock %s)",
+				*pid ? pid : "?", path);
+		close(fd);
+		fd = -1;
+		goto out;
+	}
+	snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) == 0 && pwrite(fd, pid, strlen(pid), 0) < 0)
+		kf_log_write(KF_LOG_DEBUG, NULL, "cannot write the pid into %s", path);
+out:
+	free(path);
+	*fd_out = fd;
+	return rc;
+}
+
+static void unlock_state(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
+
 static void kill_hook(const struct kf_phase *ph)
 {
 	const char *k = getenv("KFBOOT_TEST_KILL_AFTER_PHASE");
@@ -608,10 +653,14 @@ int kf_up(const struct kf_cluster *c, const struct kf_prov_opts *o,
 	struct kf_run r;
 	char *jpath;
 	bool interrupted = false;
+	int lockfd = -1;
 	int rc;
 
 	run_init(&r, c, o, sum);
 	jpath = kf_path_join(r.state_dir, "journal.json");
+	rc = lock_state(r.state_dir, &lockfd, err);
+	if (rc)
+		goto out;
 	rc = kf_journal_load(&r.journal, jpath, c->name, err);
 	if (rc)
 		goto out;
@@ -634,6 +683,7 @@ int kf_up(const struct kf_cluster *c, const struct kf_prov_opts *o,
 	kf_run_event(&r, KF_EV_RUN_END, NULL, NULL,
 		     rc ? KF_RES_FAILED : r.any_changed ? KF_RES_CHANGED : KF_RES_UNCHANGED, NULL, -1);
 out:
+	unlock_state(lockfd);
 	free(jpath);
 	run_release(&r);
 	return rc;
@@ -643,14 +693,21 @@ int kf_reset(const struct kf_cluster *c, const struct kf_prov_opts *o,
 	     struct kf_run_summary *sum, struct kf_err **err)
 {
 	struct kf_run r;
+	int lockfd = -1;
 	int rc;
 
 	run_init(&r, c, o, sum);
+	rc = lock_state(r.state_dir, &lockfd, err);
+	if (rc) {
+		run_release(&r);
+		return rc;
+	}
 	kf_run_event(&r, KF_EV_RUN_START, NULL, NULL, KF_RES_NONE, NULL, -1);
 	rc = run_phases(&r, kf_phases_reset, kf_phases_reset_n, err);
 	sum->elapsed = kf_now() - r.t0;
 	kf_run_event(&r, KF_EV_RUN_END, NULL, NULL,
 		     rc ? KF_RES_FAILED : r.any_changed ? KF_RES_CHANGED : KF_RES_UNCHANGED, NULL, -1);
+	unlock_state(lockfd);
 	run_release(&r);
 	return rc;
 }
