@@ -502,17 +502,27 @@ void kf_objset_sort(struct kf_objset *set)
 
 void kf_obj_hash(struct kf_obj *o)
 {
-	json_t *copy = json_deep_copy(o->obj);
-	json_t *ann = json_object_get(json_object_get(copy, "metadata"), "annotations");
+	json_t *md = json_object_get(o->obj, "metadata");
+	json_t *ann = json_object_get(md, "annotations");
+	json_t *saved = json_incref(json_object_get(ann, KF_ANN_HASH));
+	bool drop_map = ann && json_object_size(ann) == (saved ? 1u : 0u);
 	char *s;
 
-	json_object_del(ann, KF_ANN_HASH);
-	if (ann && !json_object_size(ann))
-		json_object_del(json_object_get(copy, "metadata"), "annotations");
-	s = json_dumps(copy, JSON_SORT_KEYS | JSON_COMPACT | JSON_ENCODE_ANY);
+	/* Hash the object as if the hash annotation (and an annotations map
+	 * left empty without it) were not there; no copy of the object. */
+	if (drop_map)
+		json_incref(ann);
+	if (saved)
+		json_object_del(ann, KF_ANN_HASH);
+	if (drop_map)
+		json_object_del(md, "annotations");
+	s = json_dumps(o->obj, JSON_SORT_KEYS | JSON_COMPACT | JSON_ENCODE_ANY);
 	kf_sha256_hex(s, strlen(s), o->hash);
 	free(s);
-	json_decref(copy);
+	if (drop_map)
+		json_object_set_new(md, "annotations", ann);
+	if (saved)
+		json_object_set_new(ann, KF_ANN_HASH, saved);
 }
 
 /* Every key of want is in have with an equal string value. */

@@ -11,7 +11,8 @@
 # For each tool: wall time of the first install, wall time of a no-op
 # re-apply, requests the server received, and the server's CPU time during
 # each (utime+stime of the simulator process from /proc/<pid>/stat), with
-# ratios. A benchmark, not a test: it never fails on timing.
+# ratios (the no-op is the median of NOOP_RUNS runs, default 5), and the
+# client's own CPU time. A benchmark, not a test: it never fails on timing.
 #
 # Env: KFBOOT (binary), KF_SOURCE_DIR, KF_SHARED_DIR; RETRY_SLEEP (default
 # 20, upstream's); CRD_DELAY (2), DEPLOY_DELAY (3).
@@ -22,6 +23,7 @@ KF_SHARED_DIR=${KF_SHARED_DIR:-$KF_SOURCE_DIR/../shared}
 KFBOOT=${KFBOOT:-$KF_SOURCE_DIR/build/kfboot}
 KUBECTL=${KUBECTL:-kubectl}
 RETRY_SLEEP=${RETRY_SLEEP:-20}
+NOOP_RUNS=${NOOP_RUNS:-5}
 CRD_DELAY=${CRD_DELAY:-2}
 DEPLOY_DELAY=${DEPLOY_DELAY:-3}
 MANIFESTS=${MANIFESTS:-$KF_SHARED_DIR/data/kubeflow-manifests/full-example.yaml}
@@ -62,17 +64,35 @@ requests() { curl -sf "$CTL/kubesim/stats" | jq -r .total; }
 reset() { curl -sf -X POST "$CTL/kubesim/stats/reset" >/dev/null; }
 sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a - b }'; }
 
-# measure NAME CMD...: sets W (wall s), R (requests), C (server CPU s).
+# measure NAME CMD...: sets W (wall s), R (requests), C (server CPU s),
+# U (client CPU s: user+sys of the command and its children).
 measure() {
-	local t0 c0
+	local t0 c0 u0 u1
 	shift
 	reset
 	c0=$(cpu)
+	u0=$(child_cpu)
 	t0=$(now)
 	"$@" >"$tmp/out.$RANDOM" 2>&1
 	W=$(sub "$(now)" "$t0")
+	u1=$(child_cpu)
 	R=$(requests)
 	C=$(sub "$(cpu)" "$c0")
+	U=$(sub "$u1" "$u0")
+}
+# user+sys CPU of the finished children of this shell ($$ is the main shell
+# even inside $(...)): cutime + cstime from /proc/$$/stat.
+child_cpu() {
+	awk -v t="$TCK" '{ printf "%.2f", ($16 + $17) / t }' "/proc/$$/stat"
+}
+# median_noop CMD...: the no-op re-apply NOOP_RUNS times; W/R/C/U of the median wall.
+median_noop() {
+	local runs=() i
+	for ((i = 0; i < NOOP_RUNS; i++)); do
+		measure noop "$@"
+		runs+=("$W $R $C $U")
+	done
+	read -r W R C U < <(printf '%s\n' "${runs[@]}" | sort -n | sed -n "$(((NOOP_RUNS + 1) / 2))p")
 }
 
 kubectl_loop() {
@@ -92,25 +112,29 @@ echo "simulator: --crd-delay $CRD_DELAY --deploy-delay $DEPLOY_DELAY; kubectl re
 
 start_sim kfboot
 measure first kfboot_apply
-kf_w1=$W kf_r1=$R kf_c1=$C
-measure noop kfboot_apply
-kf_w2=$W kf_r2=$R kf_c2=$C
+kf_w1=$W kf_r1=$R kf_c1=$C kf_u1=$U
+median_noop kfboot_apply
+kf_w2=$W kf_r2=$R kf_c2=$C kf_u2=$U
 
 start_sim kubectl
 measure first kubectl_loop
-ku_w1=$W ku_r1=$R ku_c1=$C
-measure noop kubectl_once
-ku_w2=$W ku_r2=$R ku_c2=$C
+ku_w1=$W ku_r1=$R ku_c1=$C ku_u1=$U
+median_noop kubectl_once
+ku_w2=$W ku_r2=$R ku_c2=$C ku_u2=$U
 retries=$(cat "$tmp/kubectl.retries" 2>/dev/null || echo "?")
 nomatch=$(grep -c 'no matches for kind\|ensure CRDs are installed' "$tmp/kubectl.log" || true)
+webhook=$(grep -c 'failed calling webhook' "$tmp/kubectl.log" || true)
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1fx", a / b; else print "-" }'; }
 printf '\n%-28s %12s %12s %10s\n' "" "kfboot" "kubectl" "kubectl/kfboot"
 printf '%-28s %12s %12s %10s\n' "first install wall (s)" "$kf_w1" "$ku_w1" "$(ratio "$ku_w1" "$kf_w1")"
 printf '%-28s %12s %12s %10s\n' "first install requests" "$kf_r1" "$ku_r1" "$(ratio "$ku_r1" "$kf_r1")"
 printf '%-28s %12s %12s %10s\n' "first install server CPU (s)" "$kf_c1" "$ku_c1" "$(ratio "$ku_c1" "$kf_c1")"
+printf '%-28s %12s %12s %10s\n' "first install client CPU (s)" "$kf_u1" "$ku_u1" "$(ratio "$ku_u1" "$kf_u1")"
 printf '%-28s %12s %12s %10s\n' "no-op re-apply wall (s)" "$kf_w2" "$ku_w2" "$(ratio "$ku_w2" "$kf_w2")"
 printf '%-28s %12s %12s %10s\n' "no-op re-apply requests" "$kf_r2" "$ku_r2" "$(ratio "$ku_r2" "$kf_r2")"
 printf '%-28s %12s %12s %10s\n' "no-op server CPU (s)" "$kf_c2" "$ku_c2" "$(ratio "$ku_c2" "$kf_c2")"
+printf '%-28s %12s %12s %10s\n' "no-op client CPU (s)" "$kf_u2" "$ku_u2" "$(ratio "$ku_u2" "$kf_u2")"
 echo
-echo "kubectl needed $retries retries of the whole apply (lines saying 'no matches for kind' / 'ensure CRDs are installed': $nomatch)"
+echo "(no-op: median of $NOOP_RUNS runs; load average now: $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "kubectl needed $retries retries of the whole apply; its errors: $nomatch 'no matches for kind' / 'ensure CRDs are installed', $webhook 'failed calling webhook'"
