@@ -50,11 +50,11 @@ static int connect_dry_run(const struct kf_actx *x, struct kf_plan_phase *out,
 	struct kf_action *a = kf_plan_phase_add(out, KF_ACT_LOCAL);
 	struct kf_buf b = KF_BUF_INIT;
 
-	kf_buf_addf(&b, "ssh %s@%s:%d, host key %s in %s, ", s->user ? s->user : "root",
+	kf_buf_addf(&b, "ssh %s@%s:%d; host key checked against %s (%s); auth: ", s->user ? s->user : "root",
 		    x->h->address, s->port ? s->port : 22,
-		    s->host_key_policy == KF_HOSTKEY_ACCEPT_NEW ? "accepted once (accept-new)"
-								: "verified",
-		    s->known_hosts_file ? s->known_hosts_file : "~/.ssh/known_hosts");
+		    s->known_hosts_file ? s->known_hosts_file : "~/.ssh/known_hosts",
+		    s->host_key_policy == KF_HOSTKEY_ACCEPT_NEW ? "accept-new: an unknown key is added once"
+								: "strict");
 	if (s->identity_file)
 		kf_buf_addf(&b, "ssh-agent then key %s", s->identity_file);
 	else

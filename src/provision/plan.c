@@ -260,6 +260,15 @@ void kf_plan_render(struct kf_buf *out, const struct kf_plan *p, bool color,
 		kf_buf_addf(out, ", offline bundle %s", c->kubernetes.offline_bundle);
 	kf_buf_addf(out, "\n%sprofile %s · state %s%s\n", st->dim, c->path ? c->path : "-",
 		    p->state_dir, st->reset);
+	kf_buf_addf(out, "%sPhases:", st->dim);
+	{
+		const struct kf_phase *const *v = reset ? kf_phases_reset : kf_phases_up;
+		size_t n = reset ? kf_phases_reset_n : kf_phases_up_n;
+
+		for (size_t i = 0; i < n; i++)
+			kf_buf_addf(out, "%s %zu %s", i ? " ·" : "", i + 1, v[i]->title);
+	}
+	kf_buf_addf(out, "%s\n", st->reset);
 	kf_buf_addf(out, "%sNothing was contacted or changed. `kfboot %s` runs these phases in order, hosts in parallel;\n"
 			 "a phase whose work a host's facts show done is skipped on that host.%s\n",
 		    st->dim, reset ? "reset" : "up", st->reset);

@@ -25,6 +25,7 @@ run plan -f "$lab" >"$T/plan" 2>"$T/err" || fail "plan exited $? ($(cat "$T/err"
 grep -q "^Plan for cluster 'lab': 1 control plane + 2 workers, Kubernetes 1.31.4, flannel" "$T/plan" ||
 	fail "no headline: $(head -n 2 "$T/plan")"
 grep -q "Nothing was contacted or changed" "$T/plan" || fail "plan does not say it changed nothing"
+grep -q "^Phases: 1 connect · 2 gather facts · 3 preflight" "$T/plan" || fail "no phase overview"
 for h in cp1 w1 w2; do
 	grep -q "^$h  " "$T/plan" || fail "host $h missing"
 done
@@ -38,7 +39,7 @@ grep -qF '$ sudo -n env KF_K8S_VERSION=1.31.4 sh "$HOME/.kfboot/prepare.sh"' "$T
 grep -q 'ubuntu@10.0.0.12:2222' "$T/plan" || fail "w2's port"
 grep -q 'label node w1 gpu=true --overwrite' "$T/plan" || fail "w1's label"
 grep -q '│ kind: ClusterConfiguration' "$T/plan" || fail "kubeadm configuration not shown"
-[ "$(grep -c 'wait for nodes' "$T/plan")" = 1 ] || fail "wait appears under more than the control plane"
+[ "$(grep -c '^ *[0-9]* wait for nodes' "$T/plan")" = 1 ] || fail "wait appears under more than the control plane"
 # w1 has no init phase
 awk '/^w1  /{f=1} /^w2  /{f=0} f' "$T/plan" | grep -q "init control plane" && fail "w1 shows init"
 
