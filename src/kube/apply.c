@@ -700,8 +700,19 @@ static int apply_until(struct run *r, struct kf_obj **objs, size_t n, bool defer
 			free(detail);
 			/* Webhooks get until the deadline; other transient
 			 * failures a bounded number of rounds. */
-			if (++rounds > 12 && !is_webhook_why(todo[0]->why))
-				delay = r->deadline; /* give up below */
+			if (++rounds > 12) {
+				size_t k2 = 0;
+
+				for (size_t i = 0; i < nt; i++) {
+					if (is_webhook_why(todo[i]->why))
+						todo[k2++] = todo[i];
+					else
+						todo[i]->state = KF_OBJ_FAILED;
+				}
+				nt = k2;
+				if (!nt)
+					break;
+			}
 			if (kf_now() + delay > r->deadline) {
 				for (size_t i = 0; i < nt; i++)
 					todo[i]->state = KF_OBJ_FAILED;
