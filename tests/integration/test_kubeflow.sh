@@ -69,7 +69,7 @@ kfi() { "$KFBOOT" kubeflow install --kubeconfig "$KC" "$@"; }
 printf 'correct-horse-battery\n' >"$tmp/password"
 chmod 600 "$tmp/password"
 
-start_sim main --crd-delay 0.5 --deploy-delay 1
+start_sim main --crd-delay 0.5 --deploy-delay 0.5
 KC_MAIN=$KC CTL_MAIN=$CTL
 
 step "1. the default selection in one invocation"
