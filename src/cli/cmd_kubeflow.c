@@ -123,8 +123,8 @@ static int load_catalog(struct kf_kubeflow_catalog **cat, struct kf_cli *cli, co
 			struct kf_err **err)
 {
 	struct kf_diags dg = KF_DIAGS_INIT;
-	int rc = kf_kubeflow_catalog_load(cat, o->catalog ? o->catalog : kf_kubeflow_catalog_default_path(),
-					  &dg, err);
+	int rc = o->catalog ? kf_kubeflow_catalog_load(cat, o->catalog, &dg, err)
+			    : kf_kubeflow_catalog_load_default(cat, &dg, err);
 
 	print_diags(cli, &dg);
 	kf_diags_release(&dg);

@@ -6,6 +6,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kubeflow/kubeflow.h"
 #include "yaml/yaml.h"
@@ -622,6 +623,34 @@ const char *kf_kubeflow_catalog_default_path(void)
 	if (env && *env)
 		return env;
 	return KF_SOURCE_DIR "/manifests/kubeflow/catalog.yaml";
+}
+
+/*
+ * The catalog is also built into the binary (the assembler includes the
+ * file at compile time), so that an installed kfboot needs no source tree.
+ * A build from a tree whose catalog changed since the object was compiled
+ * still reads the file itself: the file wins when it is there.
+ */
+__asm__(".pushsection .rodata\n"
+	".hidden kf_catalog_builtin\n"
+	".global kf_catalog_builtin\n"
+	"kf_catalog_builtin:\n"
+	".incbin \"" KF_SOURCE_DIR "/manifests/kubeflow/catalog.yaml\"\n"
+	".byte 0\n"
+	".popsection\n");
+extern const char kf_catalog_builtin[];
+
+int kf_kubeflow_catalog_load_default(struct kf_kubeflow_catalog **out,
+				     struct kf_diags *diags, struct kf_err **err)
+{
+	const char *path = kf_kubeflow_catalog_default_path();
+
+	if (getenv("KFBOOT_CATALOG") && *getenv("KFBOOT_CATALOG"))
+		return kf_kubeflow_catalog_load(out, path, diags, err);
+	if (access(path, R_OK) == 0)
+		return kf_kubeflow_catalog_load(out, path, diags, err);
+	return kf_kubeflow_catalog_load_buf(out, "<built-in>/manifests/kubeflow/catalog.yaml",
+					    kf_catalog_builtin, strlen(kf_catalog_builtin), diags, err);
 }
 
 /* ---- resolution ------------------------------------------------------ */

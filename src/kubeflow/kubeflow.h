@@ -97,6 +97,10 @@ void kf_kubeflow_catalog_free(struct kf_kubeflow_catalog *c);
 /* The catalog shipped with kfboot: $KFBOOT_CATALOG, else
  * <source dir>/manifests/kubeflow/catalog.yaml. Borrowed/static. */
 const char *kf_kubeflow_catalog_default_path(void);
+/* Load the catalog shipped with kfboot: $KFBOOT_CATALOG, else the file in
+ * the source tree when it is there, else the copy built into the binary. */
+int kf_kubeflow_catalog_load_default(struct kf_kubeflow_catalog **out,
+				     struct kf_diags *diags, struct kf_err **err);
 
 /* Borrowed; NULL when unknown. */
 const struct kf_kubeflow_component *

@@ -103,6 +103,28 @@ static void test_kubeflow_catalog__shipped_loads(void **state)
 	kf_kubeflow_catalog_free(c);
 }
 
+static void test_kubeflow_catalog__builtin_copy_loads(void **state)
+{
+	struct kf_kubeflow_catalog *c = NULL, *f = load_shipped();
+	struct kf_diags dg = KF_DIAGS_INIT;
+	char *saved = getenv("KFBOOT_CATALOG") ? kf_xstrdup(getenv("KFBOOT_CATALOG")) : NULL;
+
+	/* Point the env at a missing file: load_default must then fail, not
+	 * fall back silently; without it the tree's file (or the built-in copy). */
+	setenv("KFBOOT_CATALOG", "/nonexistent/catalog.yaml", 1);
+	assert_int_not_equal(kf_kubeflow_catalog_load_default(&c, &dg, NULL), 0);
+	unsetenv("KFBOOT_CATALOG");
+	assert_int_equal(kf_kubeflow_catalog_load_default(&c, &dg, NULL), 0);
+	assert_int_equal(c->ncomponents, f->ncomponents);
+	assert_int_equal(c->nselections, f->nselections);
+	kf_kubeflow_catalog_free(c);
+	if (saved)
+		setenv("KFBOOT_CATALOG", saved, 1);
+	free(saved);
+	kf_diags_release(&dg);
+	kf_kubeflow_catalog_free(f);
+}
+
 static void test_kubeflow_catalog__errors_have_positions(void **state)
 {
 	struct kf_kubeflow_catalog *c = NULL;
@@ -595,6 +617,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kubeflow_catalog__shipped_loads),
+		cmocka_unit_test(test_kubeflow_catalog__builtin_copy_loads),
 		cmocka_unit_test(test_kubeflow_catalog__errors_have_positions),
 		cmocka_unit_test(test_kubeflow_catalog__cycle_is_named),
 		cmocka_unit_test(test_kubeflow_catalog__syntax_error_position),
