@@ -14,7 +14,8 @@
 #   7. --dry-run changes nothing;
 #   8. the upstream path (--release): a local git repository (file://, no
 #      network here) with a tiny kustomization, cloned with libgit2 at a tag
-#      and rendered with kustomize / kubectl kustomize, then installed.
+#      and rendered with kustomize / kubectl kustomize, then installed;
+#   9. with injected faults (429/500/dropped connections) an install succeeds.
 # Env: KFBOOT, KF_SOURCE_DIR, KF_SHARED_DIR (set by CTest). No network.
 set -euo pipefail
 
@@ -245,5 +246,14 @@ if command -v kustomize >/dev/null || command -v kubectl >/dev/null; then
 else
 	echo "skipped: neither kustomize nor kubectl on PATH"
 fi
+
+step "9. with injected faults (429s with Retry-After, 500s, dropped connections) the install still succeeds"
+start_sim faults --faults '{"throttle_rate":0.05,"retry_after":1,"error_rate":0.03,"drop_rate":0.01,"seed":7}'
+kfi --source "$SRC" --state-dir "$tmp/state-f" --components katib --timeout 3m -o json >"$tmp/f.json" 2>"$tmp/f.err" ||
+	{ tail -20 "$tmp/f.err"; fail "install with faults failed"; }
+[[ $(jq -r .failed "$tmp/f.json") == 0 ]] || fail "objects failed under faults"
+inj=$(curl -sf "$CTL/kubesim/faults" | jq '.injected | .throttle + .error + .drop')
+[[ $inj -gt 0 ]] || fail "no faults were injected"
+echo "faults injected: $inj; retries: $(jq -r .requests.retries "$tmp/f.json")"
 
 echo "PASS"
