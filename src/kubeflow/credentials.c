@@ -188,8 +188,10 @@ int kf_kubeflow_creds_prepare(struct kf_kubeflow_creds *out, char **generated,
 			goto out;
 		}
 	}
-	out->email = kf_xstrdup(o->email ? o->email : kept ? json_string_value(json_object_get(kept, "email")) ?
-				json_string_value(json_object_get(kept, "email")) : DEFAULT_EMAIL : DEFAULT_EMAIL);
+	/* The email: --admin-email, else the one kept, else the default. */
+	out->email = o->email ? kf_xstrdup(o->email) : kept_str(kept, "email");
+	if (!out->email)
+		out->email = kf_xstrdup(DEFAULT_EMAIL);
 	at = strchr(out->email, '@');
 	if (!at || at == out->email || !at[1] || strchr(at + 1, '@') || strpbrk(out->email, " \t\r\n\"'")) {
 		rc = kf_err_set(err, KF_EINVAL, "admin email '%s' is not an email address", out->email);

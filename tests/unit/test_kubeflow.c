@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config/config.h"
 #include "kubeflow/kubeflow.h"
 
 static char *data_path(const char *name)
@@ -253,6 +254,32 @@ static void test_kubeflow_resolve__shipped_dependencies_first(void **state)
 			assert_true(before);
 		}
 	free(v);
+	kf_kubeflow_catalog_free(c);
+}
+
+static void test_kubeflow_resolve__every_profile_name_resolves(void **state)
+{
+	/* The names a Cluster profile accepts (src/config) all mean something here. */
+	static const char *const names[] = {
+		"pipelines", "katib", "kserve", "trainer", "notebooks", "dashboard",
+		"profiles", "tensorboards", "volumes", "model-registry",
+		"spark-operator", "training-operator", "pvcviewer",
+		"cert-manager", "istio", "dex", "oauth2-proxy", "knative",
+	};
+	struct kf_kubeflow_catalog *c = load_shipped();
+
+	for (size_t i = 0; i < KF_ARRAY_SIZE(names); i++) {
+		const struct kf_kubeflow_component **v = NULL;
+		size_t n = 0;
+
+		assert_true(kf_kubeflow_component_known(names[i]));
+		assert_int_equal(kf_kubeflow_resolve(&v, &n, c, &names[i], 1, NULL), 0);
+		assert_true(n >= 1);
+		free(v);
+	}
+	/* and every default is one of them */
+	for (size_t i = 0; i < c->ndefaults; i++)
+		assert_true(kf_kubeflow_component_known(c->defaults[i]));
 	kf_kubeflow_catalog_free(c);
 }
 
@@ -623,6 +650,7 @@ int main(void)
 		cmocka_unit_test(test_kubeflow_catalog__syntax_error_position),
 		cmocka_unit_test(test_kubeflow_resolve__stable_dependency_order),
 		cmocka_unit_test(test_kubeflow_resolve__shipped_dependencies_first),
+		cmocka_unit_test(test_kubeflow_resolve__every_profile_name_resolves),
 		cmocka_unit_test(test_kubeflow_resolve__unknown_name_suggests),
 		cmocka_unit_test(test_kubeflow_resolve__cycle_error_names_it),
 		cmocka_unit_test(test_kubeflow_defaults__equal_full_example),
