@@ -301,11 +301,13 @@ void kf_obj_hash(struct kf_obj *o);
 void kf_obj_fields_fp(const json_t *live, char out[33]);
 /*
  * Skip-unchanged decision: the live object (from a LIST) carries our hash
- * annotation equal to o->hash, and it was not written since kfboot applied
- * it: its resourceVersion is the one recorded then (rec_rv), or only its
- * status changed since - its managedFields fingerprint is the one recorded
- * then (rec_fp). Without a recorded fingerprint, an unchanged generation
- * with every desired label and annotation present stands in for it.
+ * annotation equal to o->hash, and it was not changed since kfboot applied
+ * it: its resourceVersion is the one recorded then (rec_rv); or only its
+ * status was written since (its managedFields fingerprint is the one
+ * recorded then, rec_fp); or, for objects with a generation, the generation
+ * recorded then is unchanged (nobody changed the spec) and every desired
+ * label and annotation is present with its value (a controller may have
+ * added its own, like deployment.kubernetes.io/revision).
  */
 bool kf_obj_unchanged(const struct kf_obj *o, const json_t *live,
 		      const char *rec_rv, long rec_gen, const char *rec_fp);

@@ -580,7 +580,8 @@ bool kf_obj_unchanged(const struct kf_obj *o, const json_t *live,
 		char fp[33];
 
 		kf_obj_fields_fp(live, fp);
-		return !strcmp(fp, rec_fp);
+		if (!strcmp(fp, rec_fp))
+			return true;
 	}
 	/* The object changed since; a status-only change keeps its generation. */
 	if (!json_is_integer(gen) || rec_gen <= 0 || json_integer_value(gen) != rec_gen)

@@ -557,6 +557,8 @@ static void test_kube_unchanged__hash_and_version_decide(void **state)
 	assert_true(kf_obj_unchanged(o, l, "9", 1, NULL));    /* status-only change: same generation */
 	assert_false(kf_obj_unchanged(o, l, "9", 0, NULL));   /* no generation recorded */
 	assert_false(kf_obj_unchanged(o, l, NULL, 2, NULL));  /* spec changed by someone */
+	/* A controller's own annotation changed the fingerprint, not the spec. */
+	assert_true(kf_obj_unchanged(o, l, "9", 1, "00000000000000000000000000000000"));
 	json_decref(l);
 	l = live_of(o->hash, "11", 1, "changed");
 	assert_false(kf_obj_unchanged(o, l, "10", 1, NULL));  /* label drift */
