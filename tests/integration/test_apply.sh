@@ -83,6 +83,11 @@ total=$(stats | jq -r .total)
 [[ $w == 0 ]] || fail "no-op re-apply wrote $w times: $(stats | jq -c .by_resource)"
 [[ $(jq -r .unchanged "$tmp/second.json") == 675 ]] || fail "expected 675 unchanged"
 echo "no-op re-apply: $total requests, 0 writes"
+# Drift by another field manager is repaired, and only that object is sent.
+kubectl --kubeconfig "$KC" label deployment dex -n auth app=drifted --overwrite >/dev/null
+kf apply -f "$MANIFESTS" --inventory kf-test --force-conflicts -o json >"$tmp/drift.json" 2>/dev/null || fail "drift repair failed"
+[[ $(jq -r .applied "$tmp/drift.json") == 1 ]] || fail "expected exactly the drifted object re-applied: $(jq -c '{applied,unchanged}' "$tmp/drift.json")"
+[[ $(kubectl --kubeconfig "$KC" get deployment dex -n auth -o jsonpath='{.metadata.labels.app}') == dex ]] || fail "drifted label not repaired"
 # tls-server-name: verify the certificate for that name, connect to the server address.
 sed 's#^\(    server: .*\)$#\1\n    tls-server-name: localhost#' "$KC" >"$tmp/kc-sni"
 "$KFBOOT" apply -f "$MANIFESTS" --inventory kf-test --kubeconfig "$tmp/kc-sni" -q >/dev/null || fail "tls-server-name: localhost was refused"
