@@ -142,36 +142,42 @@ static int merge_file(struct merged *m, const char *path, bool must,
 	struct kf_yaml_docs *docs = NULL;
 	struct stat st;
 	json_t *root;
+	const char *dir;
 	int rc = 0;
 
 	if (stat(path, &st) < 0) {
+		/* KUBECONFIG may name files that do not exist: kubectl skips them. */
 		if (must)
-			return kf_err_errno(err, "kubeconfig '%s'", path);
-		return 0;
+			rc = kf_err_errno(err, "kubeconfig '%s'", path);
+		goto out;
 	}
 	rc = kf_yaml_load_file(&docs, path, NULL, err);
-	if (rc)
+	if (rc) {
+		kf_err_wrap(err, "kubeconfig");
 		goto out;
+	}
+	/* m owns the documents from here: names and values point into them. */
 	kf_xgrow((void **)&m->docs, &m->alloc_docs, m->ndocs + 1, sizeof(*m->docs));
 	kf_xgrow((void **)&m->dirs, &m->alloc_dirs, m->ndocs + 1, sizeof(*m->dirs));
 	m->docs[m->ndocs] = docs;
 	m->dirs[m->ndocs] = dir_of(path);
+	dir = m->dirs[m->ndocs];
 	m->ndocs++;
 	if (m->sources.len)
 		kf_buf_addch(&m->sources, ':');
 	kf_buf_adds(&m->sources, path);
 	root = kf_yaml_count(docs) ? kf_yaml_doc(docs, 0) : NULL;
 	if (!root || json_is_null(root))
-		return 0; /* an empty file is allowed */
+		goto out; /* an empty file is allowed */
 	if (!json_is_object(root)) {
 		rc = pos_err(err, docs, root, NULL, "a kubeconfig must be a map");
-		goto out_loaded;
+		goto out;
 	}
-	rc = add_named(&m->clusters, docs, m->dirs[m->ndocs - 1], json_object_get(root, "clusters"), "cluster", err);
+	rc = add_named(&m->clusters, docs, dir, json_object_get(root, "clusters"), "cluster", err);
 	if (!rc)
-		rc = add_named(&m->users, docs, m->dirs[m->ndocs - 1], json_object_get(root, "users"), "user", err);
+		rc = add_named(&m->users, docs, dir, json_object_get(root, "users"), "user", err);
 	if (!rc)
-		rc = add_named(&m->contexts, docs, m->dirs[m->ndocs - 1], json_object_get(root, "contexts"), "context", err);
+		rc = add_named(&m->contexts, docs, dir, json_object_get(root, "contexts"), "context", err);
 	if (!rc && !m->current) {
 		const char *cur = str_member(root, "current-context");
 
@@ -180,11 +186,8 @@ static int merge_file(struct merged *m, const char *path, bool must,
 			m->current_docs = docs;
 		}
 	}
-out_loaded:
-	return rc;
 out:
-	kf_yaml_free(docs);
-	return kf_err_wrap(err, "kubeconfig");
+	return rc;
 }
 
 /* Read a file named in a kubeconfig (relative to its directory). */
