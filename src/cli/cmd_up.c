@@ -1,7 +1,8 @@
 /*
  * cmd_up.c - `kfboot up -f PROFILE`: bring the cluster to the profile over
  * SSH (connect, facts, preflight, prepare, init, network, join, kubeconfig,
- * labels, wait). Re-running converges: finished work is detected and
+ * labels, wait), then install the profile's Kubeflow components from this
+ * machine (unless --skip-kubeflow). Re-running converges: finished work is detected and
  * skipped, an added host is joined, an interrupted run resumes. A live view
  * on a terminal, plain lines otherwise; the run's log (redacted) goes to the
  * cluster's state directory. The closing summary goes to stdout.
@@ -24,6 +25,7 @@ static int run_up(int argc, char **argv, struct kf_cli *cli)
 		{ "parallel", required_argument, NULL, 'p' },
 		{ "wait-timeout", required_argument, NULL, 'w' },
 		{ "ignore-preflight", required_argument, NULL, 'i' },
+		{ "skip-kubeflow", no_argument, NULL, 'K' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct kf_prov_opts o = { 0 };
@@ -71,6 +73,9 @@ static int run_up(int argc, char **argv, struct kf_cli *cli)
 			}
 			o.ignore_preflight = optarg;
 			break;
+		case 'K':
+			o.skip_kubeflow = true;
+			break;
 		default:
 			return kf_cli_usage(cli, &kf_cmd_up, "unknown or incomplete option '%s'", argv[optind - 1]);
 		}
@@ -103,6 +108,8 @@ static int run_up(int argc, char **argv, struct kf_cli *cli)
 
 		if (sum.kubeconfig)
 			json_object_set_new(j, "kubeconfig", json_string(sum.kubeconfig));
+		if (sum.kubeflow_password_file)
+			json_object_set_new(j, "kubeflowPasswordFile", json_string(sum.kubeflow_password_file));
 		kf_cli_print_json(j);
 		json_decref(j);
 	}
@@ -132,6 +139,9 @@ static int run_up(int argc, char **argv, struct kf_cli *cli)
 			       sum.changed == 1 ? "" : "s", sum.unchanged, kf_duration_fmt(sum.elapsed, tb));
 		if (sum.kubeconfig)
 			printf("kubeconfig: %s\n  export KUBECONFIG=%s\n", sum.kubeconfig, sum.kubeconfig);
+		if (sum.kubeflow_password_file)
+			printf("Kubeflow admin login: admin@example.com; a password was generated into %s (mode 0600)\n",
+			       sum.kubeflow_password_file);
 		printf("log: %s\n", logpath);
 	}
 out:
@@ -151,12 +161,14 @@ const struct kf_cmd kf_cmd_up = {
 	.run = run_up,
 	.summary = "bootstrap or converge the cluster of a profile over SSH",
 	.usage = "usage: kfboot up -f PROFILE [--state-dir DIR] [--parallel N] [--wait-timeout DURATION]\n"
-		 "                         [--ignore-preflight CHECKS]\n"
+		 "                         [--ignore-preflight CHECKS] [--skip-kubeflow]\n"
 		 "\n"
 		 "Connect to every host of the profile, check them all (one report before any\n"
 		 "change), prepare them, create the control plane, install the network plugin,\n"
-		 "join the workers, fetch the admin kubeconfig, apply labels and taints and wait\n"
-		 "for every node to be Ready. `kfboot plan` shows the exact commands.\n"
+		 "join the workers, fetch the admin kubeconfig, apply labels and taints, wait\n"
+		 "for every node to be Ready, then install the Kubeflow components of\n"
+		 "spec.kubeflow in dependency order (from this machine, with the fetched\n"
+		 "kubeconfig). `kfboot plan` shows the exact commands.\n"
 		 "\n"
 		 "Running it again converges: work the hosts' facts show done is skipped (\"nothing\n"
 		 "to do\" when all is), a host added to the profile is prepared and joined alone,\n"
@@ -171,6 +183,8 @@ const struct kf_cmd kf_cmd_up = {
 		 "                            separated): arch, cgroups, modules, joined, ports,\n"
 		 "                            memory, cpus, role, hostname, clock, or all; a missing\n"
 		 "                            passwordless sudo always stops `up`\n"
+		 "      --skip-kubeflow       leave out the phase \"install Kubeflow\" (a plain\n"
+		 "                            Kubernetes cluster; a later `up` without it installs)\n"
 		 "  -o json                   a JSON summary on stdout\n"
 		 "  -q                        print failures only\n"
 		 "  -v                        also print every command and script line (as in\n"

@@ -122,6 +122,8 @@ extern const struct kf_phase kf_phase_connect, kf_phase_facts,
 	kf_phase_preflight, kf_phase_prepare, kf_phase_init, kf_phase_network,
 	kf_phase_join, kf_phase_kubeconfig, kf_phase_labels, kf_phase_wait,
 	kf_phase_reset_sudo, kf_phase_reset_node, kf_phase_reset_state;
+/* kubeflow.c */
+extern const struct kf_phase kf_phase_kubeflow;
 
 const char *kf_host_role_str(const struct kf_host *h);
 

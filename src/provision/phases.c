@@ -6,8 +6,8 @@
  *
  * `up`: connect, gather facts, preflight, prepare nodes, init control
  * plane, network plugin, join workers, fetch kubeconfig, labels and taints,
- * wait for nodes. "install Kubeflow" and "install the reconciler" join the
- * list in kf_phases_up when they exist.
+ * wait for nodes, install Kubeflow (kubeflow.c: it runs on this machine,
+ * not over SSH). "install the reconciler" joins the list when it exists.
  */
 #include <dirent.h>
 #include <stdlib.h>
@@ -1067,7 +1067,8 @@ const struct kf_phase *const kf_phases_up[] = {
 	&kf_phase_kubeconfig,
 	&kf_phase_labels,
 	&kf_phase_wait,
-	/* Later: install Kubeflow, install the reconciler. */
+	&kf_phase_kubeflow,
+	/* Later: install the reconciler. */
 };
 const size_t kf_phases_up_n = KF_ARRAY_SIZE(kf_phases_up);
 

@@ -73,6 +73,7 @@ struct kf_prov_opts {
 	double script_timeout;  /* deadline of one node script; 0 = 1800 s */
 	const char *scripts_dir;/* NULL = KFBOOT_SCRIPTS_DIR or embedded */
 	const char *ignore_preflight; /* checks to only warn about ("cgroups,memory") */
+	bool skip_kubeflow;     /* `up --skip-kubeflow`: leave "install Kubeflow" out */
 	/* Progress; called from worker threads, serialised by the runner. */
 	void (*on_event)(void *ctx, const struct kf_prov_event *ev);
 	void *event_ctx;
@@ -296,6 +297,8 @@ struct kf_run_summary {
 	int failed;
 	double elapsed;
 	char *kubeconfig;/* path of the fetched admin kubeconfig, or NULL */
+	char *kubeflow_password_file; /* "install Kubeflow" generated the admin
+				       * password into this file (0600), or NULL */
 	json_t *hosts;   /* {host: {phase: "changed"|"unchanged"|"failed"}} */
 };
 void kf_run_summary_release(struct kf_run_summary *s);

@@ -30,6 +30,7 @@ void kf_run_summary_release(struct kf_run_summary *s)
 	if (!s)
 		return;
 	free(s->kubeconfig);
+	free(s->kubeflow_password_file);
 	json_decref(s->hosts);
 	memset(s, 0, sizeof(*s));
 }

@@ -102,6 +102,8 @@ YML
 
 # prov_profile FILE NAME BUNDLE NHOSTS [HOST=USER ...]: a profile for the
 # first NHOSTS nodes (node1 = control plane), user kfuser unless overridden.
+# No Kubeflow (the stand-in control plane has no API server) unless
+# PROV_KUBEFLOW holds the lines of a spec.kubeflow section (test_up_kubeflow.sh).
 prov_profile() {
 	local f=$1 name=$2 bundle=$3 n=$4 i addr user
 	shift 4
@@ -134,6 +136,12 @@ prov_profile() {
 		echo "  kubernetes:"
 		echo "    version: \"1.31.4\""
 		echo "    offlineBundle: $bundle"
+		echo "  kubeflow:"
+		if [ -n "${PROV_KUBEFLOW:-}" ]; then
+			printf '%s\n' "$PROV_KUBEFLOW"
+		else
+			echo "    components: []"
+		fi
 	} >"$f"
 }
 

@@ -383,7 +383,7 @@ static void test_provision_journal__resume_after_an_interrupted_run(void **state
 static void test_provision_phases__order_and_scope(void **state)
 {
 	static const char *const want[] = { "connect", "facts", "preflight", "prepare", "init",
-					    "network", "join", "kubeconfig", "labels", "wait" };
+					    "network", "join", "kubeconfig", "labels", "wait", "kubeflow" };
 	struct kf_cluster *c = load(LAB);
 	const struct kf_host *cp = kf_cluster_host(c, "cp1"), *w1 = kf_cluster_host(c, "w1");
 
@@ -399,6 +399,10 @@ static void test_provision_phases__order_and_scope(void **state)
 	assert_int_equal(kf_phase_scope(kf_phase_find("wait")), KF_SCOPE_CONTROL_PLANE);
 	assert_string_equal(kf_phase_title(kf_phase_find("join")), "join workers");
 	assert_null(kf_phase_find("install kubeflow"));
+	assert_string_equal(kf_phase_title(kf_phase_find("kubeflow")), "install Kubeflow");
+	assert_int_equal(kf_phase_scope(kf_phase_find("kubeflow")), KF_SCOPE_CLUSTER);
+	assert_true(kf_phase_applies(kf_phase_find("kubeflow"), c, cp));
+	assert_false(kf_phase_applies(kf_phase_find("kubeflow"), c, w1));
 	assert_string_equal(kf_phase_id(kf_phases_reset[kf_phases_reset_n - 2]), "reset");
 	kf_cluster_free(c);
 }
@@ -443,6 +447,50 @@ static void test_provision_plan__every_host_and_phase(void **state)
 	kf_buf_release(&b);
 	kf_plan_free(p);
 	kf_cluster_free(c);
+}
+
+/* "install Kubeflow" in the plan: the install order with dependencies, the
+ * source of the manifests and which credentials it generates, never values;
+ * nothing with an empty component list. */
+static void test_provision_plan__kubeflow(void **state)
+{
+	char *yaml = kf_xasprintf("%s  kubeflow: { components: [pipelines], source: { path: /tmp } }\n", LAB);
+	char *none = kf_xasprintf("%s  kubeflow: { components: [] }\n", LAB);
+	struct kf_cluster *c = load(yaml), *c0 = load(none);
+	struct kf_prov_opts o = { .state_dir = "/st" };
+	struct kf_plan *p = NULL;
+	struct kf_buf b = KF_BUF_INIT;
+	const char *kf, *cm, *pl;
+
+	assert_int_equal(kf_plan_build(&p, c, &o, false, NULL), 0);
+	kf_plan_render(&b, p, false, false);
+	kf = strstr(b.buf, "  11 install Kubeflow");
+	assert_non_null(kf);
+	assert_null(strstr(strstr(b.buf, "\nw1 "), "install Kubeflow"));
+	assert_non_null(strstr(kf, "on this machine, with /st/lab/admin.conf"));
+	assert_non_null(strstr(kf, "manifests: rendered files in /tmp"));
+	cm = strstr(kf, ". cert-manager");
+	pl = strstr(kf, ". pipelines (after cert-manager");
+	assert_non_null(cm);
+	assert_non_null(pl);
+	assert_true(cm < pl);
+	assert_non_null(strstr(kf, "pipelines.yaml"));
+	assert_non_null(strstr(kf, "/st/lab/kubeflow-admin-password (0600)"));
+	assert_non_null(strstr(kf, "KFP artifact store (S3) secret key"));
+	assert_null(strstr(b.buf, "$2y$"));
+	kf_buf_release(&b);
+	kf_plan_free(p);
+
+	assert_int_equal(kf_plan_build(&p, c0, &o, false, NULL), 0);
+	kf_buf_init(&b, 0);
+	kf_plan_render(&b, p, false, false);
+	assert_non_null(strstr(b.buf, "install Kubeflow  (nothing: spec.kubeflow.components is empty)"));
+	kf_buf_release(&b);
+	kf_plan_free(p);
+	kf_cluster_free(c);
+	kf_cluster_free(c0);
+	free(yaml);
+	free(none);
 }
 
 static void test_provision_plan__json_and_offline_bundle(void **state)
@@ -583,6 +631,7 @@ int main(void)
 		cmocka_unit_test(test_provision_journal__resume_after_an_interrupted_run),
 		cmocka_unit_test(test_provision_phases__order_and_scope),
 		cmocka_unit_test(test_provision_plan__every_host_and_phase),
+		cmocka_unit_test(test_provision_plan__kubeflow),
 		cmocka_unit_test(test_provision_plan__json_and_offline_bundle),
 		cmocka_unit_test(test_provision_plan__reset),
 		cmocka_unit_test(test_provision_kubeconfig__rewrite_and_merge),
