@@ -32,6 +32,7 @@ struct kf_kube {
 	struct curl_slist *connect_to; /* tls-server-name: where to really connect */
 	struct kf_kube_stats stats;
 	bool proto_known;
+	double token_read;           /* when token_file was last read */
 };
 
 /* Per attempt. */
@@ -77,6 +78,7 @@ static struct kf_kube_config *config_copy(const struct kf_kube_config *c)
 	S(namespace);
 	S(source);
 	S(token);
+	S(token_file);
 	S(tls_server_name);
 #undef S
 	d->insecure = c->insecure;
@@ -135,6 +137,50 @@ out:
 	return rc;
 }
 
+static void set_auth_header(struct kf_kube *k)
+{
+	char *h;
+
+	if (k->auth_hdr) {
+		memset(k->auth_hdr->data, 0, strlen(k->auth_hdr->data));
+		curl_slist_free_all(k->auth_hdr);
+		k->auth_hdr = NULL;
+	}
+	if (!k->cfg->token)
+		return;
+	h = kf_xasprintf("Authorization: Bearer %s", k->cfg->token);
+	k->auth_hdr = curl_slist_append(NULL, h);
+	memset(h, 0, strlen(h));
+	free(h);
+}
+
+/* Projected service-account tokens rotate: re-read the file every minute. */
+static void refresh_token(struct kf_kube *k)
+{
+	char *data = NULL;
+	size_t len = 0;
+
+	if (!k->cfg->token_file || kf_now() - k->token_read < 60)
+		return;
+	k->token_read = kf_now();
+	if (kf_file_read(k->cfg->token_file, &data, &len, NULL) < 0)
+		return; /* keep the token we have */
+	while (len && (data[len - 1] == '\n' || data[len - 1] == '\r' || data[len - 1] == ' '))
+		data[--len] = '\0';
+	if (len && (!k->cfg->token || strcmp(data, k->cfg->token))) {
+		kf_redact_register(data);
+		if (k->cfg->token) {
+			memset(k->cfg->token, 0, strlen(k->cfg->token));
+			free(k->cfg->token);
+		}
+		k->cfg->token = kf_xstrdup(data);
+		set_auth_header(k);
+		kf_trace("kube", "bearer token re-read from its file");
+	}
+	memset(data, 0, len);
+	free(data);
+}
+
 int kf_kube_new(struct kf_kube **out, const struct kf_kube_config *cfg,
 		const struct kf_kube_opts *opts, struct kf_err **err)
 {
@@ -177,13 +223,8 @@ int kf_kube_new(struct kf_kube **out, const struct kf_kube_config *cfg,
 		kf_kube_free(k);
 		return rc;
 	}
-	if (k->cfg->token) {
-		char *h = kf_xasprintf("Authorization: Bearer %s", k->cfg->token);
-
-		k->auth_hdr = curl_slist_append(NULL, h);
-		memset(h, 0, strlen(h));
-		free(h);
-	}
+	set_auth_header(k);
+	k->token_read = kf_now();
 	*out = k;
 	return 0;
 }
@@ -426,6 +467,7 @@ int kf_kube_run(struct kf_kube *k, struct kf_kube_req **reqs, size_t n,
 	size_t done = 0, active = 0, next = 0;
 	int rc = 0;
 
+	refresh_token(k);
 	for (size_t i = 0; i < n; i++) {
 		s[i].r = reqs[i];
 		s[i].bo = (struct kf_backoff)KF_BACKOFF_INIT(0.2, 8.0);

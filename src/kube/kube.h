@@ -45,6 +45,9 @@ struct kf_kube_config {
 	char *key;             /* client key PEM (secret), or NULL */
 	size_t key_len;
 	char *token;           /* bearer token (secret), or NULL */
+	char *token_file;      /* where the token came from (tokenFile, service
+				* account): re-read every minute, as client-go
+				* does, since projected tokens rotate */
 	char *tls_server_name; /* tls-server-name, or NULL */
 };
 

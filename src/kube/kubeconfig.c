@@ -313,6 +313,12 @@ static int fill_from(struct kf_kube_config *c, struct merged *m,
 			return pos_err(err, us->docs, us->val, "tokenFile", "cannot read tokenFile '%s'", tokfile);
 		c->token = trim_dup(data, len);
 		free(data);
+		{
+			char *exp = kf_path_expand(tokfile);
+
+			c->token_file = exp[0] == '/' ? kf_xstrdup(exp) : kf_path_join(us->dir, exp);
+			free(exp);
+		}
 	}
 	return 0;
 }
@@ -349,6 +355,7 @@ int kf_kube_config_incluster(struct kf_kube_config **out, const char *sa_dir,
 	if (rc)
 		goto out;
 	c->token = trim_dup(data, len);
+	c->token_file = kf_xstrdup(path);
 	free(data);
 	data = NULL;
 	free(path);
@@ -457,5 +464,6 @@ void kf_kube_config_free(struct kf_kube_config *c)
 		free(c->token);
 	}
 	free(c->tls_server_name);
+	free(c->token_file);
 	free(c);
 }
