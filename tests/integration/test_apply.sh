@@ -62,7 +62,8 @@ writes() { stats | jq -r '.writes'; }
 
 kf() { "$KFBOOT" "$@" --kubeconfig "$KC"; }
 
-start_sim main --crd-delay 2 --deploy-delay 3
+start_sim main --crd-delay 2 --deploy-delay 3 --token "kfboot-test-token-0123" \
+	--token-kubeconfig-out "$tmp/kc-token"
 
 step "1. one-shot install of $(grep -c '^kind:' "$MANIFESTS") objects"
 kf apply -f "$MANIFESTS" --inventory kf-test --wait --timeout 5m -o json >"$tmp/first.json" 2>"$tmp/first.err" ||
@@ -88,6 +89,12 @@ kubectl --kubeconfig "$KC" label deployment dex -n auth app=drifted --overwrite 
 kf apply -f "$MANIFESTS" --inventory kf-test --force-conflicts -o json >"$tmp/drift.json" 2>/dev/null || fail "drift repair failed"
 [[ $(jq -r .applied "$tmp/drift.json") == 1 ]] || fail "expected exactly the drifted object re-applied: $(jq -c '{applied,unchanged}' "$tmp/drift.json")"
 [[ $(kubectl --kubeconfig "$KC" get deployment dex -n auth -o jsonpath='{.metadata.labels.app}') == dex ]] || fail "drifted label not repaired"
+# Bearer token from a tokenFile (relative to the kubeconfig); never traced.
+printf 'kfboot-test-token-0123\n' >"$tmp/token.txt"
+sed 's#token: .*#tokenFile: token.txt#' "$tmp/kc-token" >"$tmp/kc-tokenfile"
+KFBOOT_TRACE=all "$KFBOOT" -vv apply -f "$MANIFESTS" --inventory kf-test --kubeconfig "$tmp/kc-tokenfile" >"$tmp/token.out" 2>&1 ||
+	fail "apply with a tokenFile failed: $(tail -3 "$tmp/token.out")"
+grep -q 'kfboot-test-token-0123' "$tmp/token.out" && fail "the token appears in the output"
 # tls-server-name: verify the certificate for that name, connect to the server address.
 sed 's#^\(    server: .*\)$#\1\n    tls-server-name: localhost#' "$KC" >"$tmp/kc-sni"
 "$KFBOOT" apply -f "$MANIFESTS" --inventory kf-test --kubeconfig "$tmp/kc-sni" -q >/dev/null || fail "tls-server-name: localhost was refused"
