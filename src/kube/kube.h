@@ -358,8 +358,14 @@ struct kf_apply_result {
 	json_t *report; /* {"failedObjects":[{"object","source","error"}], "prunedObjects":[..], "notReady":[..]}, owned */
 };
 
-/* Staged server-side apply of a resolved, validated set. Returns 0 when
- * every object was applied (and, with wait, is healthy). */
+/*
+ * Staged server-side apply of a resolved, validated set (docs/apply.md).
+ * The set is sorted into apply order and every object gets the inventory's
+ * part-of label and the kfboot.io/applied-hash annotation; each object's
+ * state/why/rv say what happened to it. Returns 0 when every object was
+ * applied or unchanged (and, with wait, is healthy); out->report names each
+ * failure. With plan_only nothing is sent: states say what would be.
+ */
 int kf_apply_run(struct kf_apply_result *out, struct kf_kube *k,
 		 struct kf_discovery *d, struct kf_objset *set,
 		 const struct kf_apply_opts *opts, struct kf_err **err);
