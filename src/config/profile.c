@@ -1133,6 +1133,7 @@ static const char *const component_words[] = {
 };
 static const char *const default_components[] = {
 	"pipelines", "katib", "kserve", "trainer", "notebooks", "dashboard", "profiles",
+	"spark-operator",
 };
 
 bool kf_kubeflow_component_known(const char *name)

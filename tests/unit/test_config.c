@@ -240,9 +240,10 @@ static void test_config_defaults__filled_in(void **state)
 	assert_null(c->kubernetes.offline_bundle);
 	assert_string_equal(c->kubernetes.control_plane_endpoint, "10.0.0.10");
 	assert_string_equal(c->kubeflow.release, "26.03");
-	assert_int_equal(c->kubeflow.ncomponents, 7);
+	assert_int_equal(c->kubeflow.ncomponents, 8);
 	assert_string_equal(c->kubeflow.components[0], "pipelines");
 	assert_string_equal(c->kubeflow.components[6], "profiles");
+	assert_string_equal(c->kubeflow.components[7], "spark-operator");
 	assert_null(c->kubeflow.source_path);
 	assert_false(c->gitops.enabled);
 	assert_string_equal(c->gitops.branch, "main");
