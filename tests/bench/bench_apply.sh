@@ -71,11 +71,11 @@ measure() {
 	shift
 	reset
 	c0=$(cpu)
-	u0=$(child_cpu)
 	t0=$(now)
+	u0=$(child_cpu)
 	"$@" >"$tmp/out.$RANDOM" 2>&1
-	W=$(sub "$(now)" "$t0")
 	u1=$(child_cpu)
+	W=$(sub "$(now)" "$t0")
 	R=$(requests)
 	C=$(sub "$(cpu)" "$c0")
 	U=$(sub "$u1" "$u0")
