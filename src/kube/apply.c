@@ -351,7 +351,7 @@ static int list_all(struct run *r, bool metadata_only, struct kf_err **err)
 	struct kf_kube_req **qp = kf_xcalloc(r->nlists + 1, sizeof(*qp));
 	char *sel = kf_label_selector(KF_APPLYSET_PART_OF, r->id);
 	char **cont = kf_xcalloc(r->nlists + 1, sizeof(*cont));
-	size_t todo;
+	size_t todo, pages = 0;
 	int rc = 0;
 
 	for (size_t i = 0; i < r->nlists; i++) {
@@ -415,6 +415,8 @@ static int list_all(struct run *r, bool metadata_only, struct kf_err **err)
 		}
 		for (size_t j = 0; j < nq; j++)
 			kf_kube_req_release(&q[j]);
+		if (todo && ++pages > 1000)
+			rc = kf_err_set(err, KF_ETOOBIG, "more than 1000 pages of inventory members");
 	} while (!rc && todo);
 	for (size_t i = 0; i < r->nlists; i++)
 		free(cont[i]);
