@@ -82,7 +82,7 @@ static void draw(struct kf_progress *p)
 	for (size_t i = 0; i < p->n; i++) {
 		struct hstate *h = &p->h[i];
 		const char *icon = " ";
-		char line[160] = "";
+		struct kf_buf bar = KF_BUF_INIT;
 
 		if (h->running)
 			icon = spin[p->frame % KF_ARRAY_SIZE(spin)];
@@ -94,13 +94,14 @@ static void draw(struct kf_progress *p)
 			int filled = (int)(h->progress * 10 + 0.5);
 
 			for (int k = 0; k < 10; k++)
-				strcat(line, k < filled ? "█" : "░");
-			strcat(line, " ");
+				kf_buf_adds(&bar, k < filled ? "█" : "░");
+			kf_buf_addch(&bar, ' ');
 		}
 		fprintf(p->f, "\r\033[2K  %s%s%s %-12s %-20s %s%s%.70s%s %s%s%s\n",
 			h->res == KF_RES_FAILED ? R : h->running ? "" : G, icon, Z, h->name,
-			h->phase ? h->phase : "", line, D, h->msg ? h->msg : "", Z, D,
+			h->phase ? h->phase : "", bar.buf, D, h->msg ? h->msg : "", Z, D,
 			h->running ? kf_duration_fmt(now - h->since, tb) : "", Z);
+		kf_buf_release(&bar);
 	}
 	p->drawn = p->n + 1;
 	p->frame++;
