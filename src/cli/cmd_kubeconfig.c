@@ -4,55 +4,47 @@
  * control plane when there is none), or merge it into a kubeconfig file
  * (entries named after the cluster are replaced; the file stays 0600).
  */
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "provision/provision.h"
+#include "profile_opts.h"
 
 extern const struct kf_cmd kf_cmd_kubeconfig;
+
+static int merge_option(void *ctx, int opt, const char *arg, struct kf_cli *cli,
+			const struct kf_cmd *cmd)
+{
+	const char **merge = ctx;
+
+	if (opt != 'm')
+		return kf_cli_usage(cli, cmd, "unknown or incomplete option");
+	*merge = arg;
+	return 0;
+}
 
 static int run_kubeconfig(int argc, char **argv, struct kf_cli *cli)
 {
 	static const struct option longopts[] = {
-		{ "file", required_argument, NULL, 'f' },
-		{ "state-dir", required_argument, NULL, 's' },
 		{ "merge", required_argument, NULL, 'm' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct kf_prov_opts o = { 0 };
+	struct kf_profile_opts po = { 0 };
 	struct kf_cluster *c = NULL;
 	struct kf_err *err = NULL;
 	struct kf_buf conf = KF_BUF_INIT;
-	const char *file = NULL, *merge = NULL;
+	const char *merge = NULL;
 	char *target = NULL;
 	bool fetched = false;
-	int rc = KF_EXIT_OK;
-	int opt;
+	int rc;
 
-	optind = 1;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+f:", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'f':
-			file = optarg;
-			break;
-		case 's':
-			o.state_dir = optarg;
-			break;
-		case 'm':
-			merge = optarg;
-			break;
-		default:
-			return kf_cli_usage(cli, &kf_cmd_kubeconfig, "unknown or incomplete option '%s'", argv[optind - 1]);
-		}
-	}
-	if (optind < argc)
-		return kf_cli_usage(cli, &kf_cmd_kubeconfig, "unexpected argument '%s'", argv[optind]);
-	if (!file)
-		return kf_cli_usage(cli, &kf_cmd_kubeconfig, "missing -f PROFILE");
-	if (kf_prov_load_profile(&c, file, &err) || kf_kubeconfig_get(&conf, c, &o, &fetched, &err)) {
+	rc = kf_profile_opts_parse(&po, cli, &kf_cmd_kubeconfig, argc, argv, 0, longopts, NULL,
+				   merge_option, &merge);
+	if (rc)
+		return rc;
+	rc = kf_profile_opts_load(&c, &po, cli);
+	if (rc)
+		goto out;
+	if (kf_kubeconfig_get(&conf, c, &po.o, &fetched, &err)) {
 		rc = kf_cli_fail(cli, err);
 		goto out;
 	}

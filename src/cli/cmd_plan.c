@@ -4,13 +4,11 @@
  * without contacting any host or writing any file. Text for people, or
  * `-o json` for machines.
  */
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "provision/provision.h"
+#include "profile_opts.h"
 #include "yaml/yaml.h"
 
 extern const struct kf_cmd kf_cmd_plan;
@@ -27,47 +25,39 @@ static void print_doc(struct kf_cli *cli, const json_t *j)
 	kf_buf_release(&b);
 }
 
+static int reset_option(void *ctx, int opt, const char *arg, struct kf_cli *cli,
+			const struct kf_cmd *cmd)
+{
+	bool *reset = ctx;
+
+	(void)arg;
+	if (opt != 'r')
+		return kf_cli_usage(cli, cmd, "unknown or incomplete option");
+	*reset = true;
+	return 0;
+}
+
 static int run_plan(int argc, char **argv, struct kf_cli *cli)
 {
 	static const struct option longopts[] = {
-		{ "file", required_argument, NULL, 'f' },
 		{ "reset", no_argument, NULL, 'r' },
-		{ "state-dir", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct kf_prov_opts o = { 0 };
+	struct kf_profile_opts po = { 0 };
 	struct kf_cluster *c = NULL;
 	struct kf_plan *plan = NULL;
 	struct kf_err *err = NULL;
-	const char *file = NULL;
 	bool reset = false;
-	int rc = KF_EXIT_OK;
-	int opt;
+	int rc;
 
-	optind = 1;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+f:", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'f':
-			file = optarg;
-			break;
-		case 'r':
-			reset = true;
-			break;
-		case 's':
-			o.state_dir = optarg;
-			break;
-		default:
-			return kf_cli_usage(cli, &kf_cmd_plan, "unknown or incomplete option '%s'",
-					    argv[optind - 1]);
-		}
-	}
-	if (optind < argc)
-		return kf_cli_usage(cli, &kf_cmd_plan, "unexpected argument '%s'", argv[optind]);
-	if (!file)
-		return kf_cli_usage(cli, &kf_cmd_plan, "missing -f PROFILE");
-	if (kf_prov_load_profile(&c, file, &err) ||
-	    kf_plan_build(&plan, c, &o, reset, &err)) {
+	rc = kf_profile_opts_parse(&po, cli, &kf_cmd_plan, argc, argv, 0, longopts, NULL, reset_option,
+				   &reset);
+	if (rc)
+		return rc;
+	rc = kf_profile_opts_load(&c, &po, cli);
+	if (rc)
+		goto out;
+	if (kf_plan_build(&plan, c, &po.o, reset, &err)) {
 		rc = kf_cli_fail(cli, err);
 		goto out;
 	}

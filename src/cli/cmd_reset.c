@@ -5,13 +5,11 @@
  * kubeconfig. Destructive, so it asks on a terminal and refuses without
  * --yes when stdin is not one.
  */
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "provision/provision.h"
+#include "profile_opts.h"
 
 extern const struct kf_cmd kf_cmd_reset;
 
@@ -31,57 +29,39 @@ static bool confirm(const struct kf_cluster *c)
 	return !strcmp(line, c->name);
 }
 
+static int reset_option(void *ctx, int opt, const char *arg, struct kf_cli *cli,
+			const struct kf_cmd *cmd)
+{
+	bool *yes = ctx;
+
+	(void)arg;
+	if (opt != 'y')
+		return kf_cli_usage(cli, cmd, "unknown or incomplete option");
+	*yes = true;
+	return 0;
+}
+
 static int run_reset(int argc, char **argv, struct kf_cli *cli)
 {
 	static const struct option longopts[] = {
-		{ "file", required_argument, NULL, 'f' },
-		{ "state-dir", required_argument, NULL, 's' },
-		{ "parallel", required_argument, NULL, 'p' },
 		{ "yes", no_argument, NULL, 'y' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct kf_prov_opts o = { 0 };
+	struct kf_profile_opts po = { 0 };
+	struct kf_profile_run run = { 0 };
 	struct kf_run_summary sum = { 0 };
 	struct kf_cluster *c = NULL;
-	struct kf_progress *prog = NULL;
 	struct kf_err *err = NULL;
-	const char *file = NULL;
-	char *logpath = NULL;
-	FILE *logf = NULL;
 	bool yes = false;
-	int rc = KF_EXIT_OK;
-	int opt, res;
+	int rc, res;
 
-	optind = 1;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+f:y", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'f':
-			file = optarg;
-			break;
-		case 's':
-			o.state_dir = optarg;
-			break;
-		case 'p':
-			o.parallel = atoi(optarg);
-			if (o.parallel < 1 || o.parallel > 1024)
-				return kf_cli_usage(cli, &kf_cmd_reset, "--parallel must be 1..1024");
-			break;
-		case 'y':
-			yes = true;
-			break;
-		default:
-			return kf_cli_usage(cli, &kf_cmd_reset, "unknown or incomplete option '%s'", argv[optind - 1]);
-		}
-	}
-	if (optind < argc)
-		return kf_cli_usage(cli, &kf_cmd_reset, "unexpected argument '%s'", argv[optind]);
-	if (!file)
-		return kf_cli_usage(cli, &kf_cmd_reset, "missing -f PROFILE");
-	if (kf_prov_load_profile(&c, file, &err)) {
-		rc = kf_cli_fail(cli, err);
+	rc = kf_profile_opts_parse(&po, cli, &kf_cmd_reset, argc, argv, KF_PO_PARALLEL, longopts, "y",
+				   reset_option, &yes);
+	if (rc)
+		return rc;
+	rc = kf_profile_opts_load(&c, &po, cli);
+	if (rc)
 		goto out;
-	}
 	if (!yes) {
 		if (!isatty(STDIN_FILENO)) {
 			fprintf(stderr, "kfboot: refusing to reset cluster '%s' without --yes: stdin is not a terminal to ask on\n",
@@ -95,31 +75,13 @@ static int run_reset(int argc, char **argv, struct kf_cli *cli)
 			goto out;
 		}
 	}
-	logf = kf_prov_open_log(c, &o, "reset", &logpath, &err);
-	if (!logf) {
-		rc = kf_cli_fail(cli, err);
+	rc = kf_profile_run_begin(&run, &po, c, cli, "reset");
+	if (rc)
 		goto out;
-	}
-	kf_log_set_file(logf);
-	kf_log_write(KF_LOG_DEBUG, NULL, "kfboot %s: reset -f %s", KF_VERSION, file);
-	prog = kf_progress_new(stderr, c, cli->tty && !cli->quiet && cli->verbosity <= 0, cli->color, cli->quiet);
-	o.on_event = kf_progress_event;
-	o.event_ctx = prog;
-	res = kf_reset(c, &o, &sum, &err);
-	kf_progress_free(prog);
-	prog = NULL;
-	if (cli->output == KF_OUT_JSON) {
-		json_t *j = json_pack("{s:s, s:b, s:i, s:i, s:f, s:O, s:s}", "cluster", c->name, "ok", res == 0,
-				      "changed", sum.changed, "unchanged", sum.unchanged, "elapsed", sum.elapsed,
-				      "hosts", sum.hosts, "log", logpath);
-
-		kf_cli_print_json(j);
-		json_decref(j);
-	}
-	if (res) {
-		rc = kf_cli_fail(cli, err);
+	res = kf_reset(c, &po.o, &sum, &err);
+	rc = kf_profile_run_report(&run, cli, c, res, &sum, NULL, err, false);
+	if (rc)
 		goto out;
-	}
 	if (cli->output != KF_OUT_JSON && !cli->quiet) {
 		char tb[32];
 
@@ -129,17 +91,13 @@ static int run_reset(int argc, char **argv, struct kf_cli *cli)
 		else
 			printf("cluster '%s' reset on %zu host%s in %s; packages and containerd stay installed\n",
 			       c->name, c->nhosts, c->nhosts == 1 ? "" : "s", kf_duration_fmt(sum.elapsed, tb));
-		printf("log: %s\n", logpath);
+		printf("log: %s\n", run.path);
 	}
 out:
-	kf_log_set_file(NULL);
-	if (logf)
-		fclose(logf);
-	kf_progress_free(prog);
+	kf_profile_run_release(&run);
 	kf_run_summary_release(&sum);
 	kf_cluster_free(c);
 	kf_err_free(err);
-	free(logpath);
 	return rc;
 }
 

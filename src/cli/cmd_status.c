@@ -4,12 +4,10 @@
  * it is prepared and joined, and how the control plane sees it. Read-only:
  * the facts script is fed on stdin, nothing is uploaded or changed.
  */
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "provision/provision.h"
+#include "profile_opts.h"
 #include "yaml/yaml.h"
 
 extern const struct kf_cmd kf_cmd_status;
@@ -30,39 +28,20 @@ static const char *yn(json_t *o, const char *k)
 
 static int run_status(int argc, char **argv, struct kf_cli *cli)
 {
-	static const struct option longopts[] = {
-		{ "file", required_argument, NULL, 'f' },
-		{ "state-dir", required_argument, NULL, 's' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct kf_prov_opts o = { 0 };
+	struct kf_profile_opts po = { 0 };
 	struct kf_cluster *c = NULL;
 	struct kf_err *err = NULL;
-	const char *file = NULL;
 	json_t *st = NULL, *h;
 	size_t i, unreachable = 0;
-	int rc = KF_EXIT_OK;
-	int opt;
+	int rc;
 
-	optind = 1;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+f:", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'f':
-			file = optarg;
-			break;
-		case 's':
-			o.state_dir = optarg;
-			break;
-		default:
-			return kf_cli_usage(cli, &kf_cmd_status, "unknown or incomplete option '%s'", argv[optind - 1]);
-		}
-	}
-	if (optind < argc)
-		return kf_cli_usage(cli, &kf_cmd_status, "unexpected argument '%s'", argv[optind]);
-	if (!file)
-		return kf_cli_usage(cli, &kf_cmd_status, "missing -f PROFILE");
-	if (kf_prov_load_profile(&c, file, &err) || kf_status(c, &o, &st, &err)) {
+	rc = kf_profile_opts_parse(&po, cli, &kf_cmd_status, argc, argv, 0, NULL, NULL, NULL, NULL);
+	if (rc)
+		return rc;
+	rc = kf_profile_opts_load(&c, &po, cli);
+	if (rc)
+		goto out;
+	if (kf_status(c, &po.o, &st, &err)) {
 		rc = kf_cli_fail(cli, err);
 		goto out;
 	}

@@ -7,124 +7,83 @@
  * on a terminal, plain lines otherwise; the run's log (redacted) goes to the
  * cluster's state directory. The closing summary goes to stdout.
  */
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "cli.h"
-#include "provision/provision.h"
+#include "profile_opts.h"
 
 extern const struct kf_cmd kf_cmd_up;
+
+enum { OPT_WAIT_TIMEOUT = 1, OPT_IGNORE_PREFLIGHT, OPT_SKIP_KUBEFLOW };
+
+static int up_option(void *ctx, int opt, const char *arg, struct kf_cli *cli,
+		     const struct kf_cmd *cmd)
+{
+	struct kf_prov_opts *o = ctx;
+
+	switch (opt) {
+	case OPT_WAIT_TIMEOUT:
+		if (kf_duration_parse(arg, &o->wait_timeout) || o->wait_timeout <= 0)
+			return kf_cli_usage(cli, cmd, "--wait-timeout '%s' is not a duration (e.g. 5m)", arg);
+		return 0;
+	case OPT_IGNORE_PREFLIGHT:
+		for (const char *p = arg; *p;) {
+			size_t len = strcspn(p, ",");
+			bool known = len == 3 && !strncmp(p, "all", 3);
+
+			for (size_t k = 0; kf_preflight_checks[k] && !known; k++)
+				known = strlen(kf_preflight_checks[k]) == len && !strncmp(p, kf_preflight_checks[k], len);
+			if (!known)
+				return kf_cli_usage(cli, cmd, "--ignore-preflight: unknown check '%.*s' (arch, cgroups, modules, joined, ports, memory, cpus, role, hostname, clock, all)",
+						    (int)len, p);
+			p += len;
+			p += *p == ',';
+		}
+		o->ignore_preflight = arg;
+		return 0;
+	case OPT_SKIP_KUBEFLOW:
+		o->skip_kubeflow = true;
+		return 0;
+	}
+	return kf_cli_usage(cli, cmd, "unknown or incomplete option");
+}
 
 static int run_up(int argc, char **argv, struct kf_cli *cli)
 {
 	static const struct option longopts[] = {
-		{ "file", required_argument, NULL, 'f' },
-		{ "state-dir", required_argument, NULL, 's' },
-		{ "parallel", required_argument, NULL, 'p' },
-		{ "wait-timeout", required_argument, NULL, 'w' },
-		{ "ignore-preflight", required_argument, NULL, 'i' },
-		{ "skip-kubeflow", no_argument, NULL, 'K' },
+		{ "wait-timeout", required_argument, NULL, OPT_WAIT_TIMEOUT },
+		{ "ignore-preflight", required_argument, NULL, OPT_IGNORE_PREFLIGHT },
+		{ "skip-kubeflow", no_argument, NULL, OPT_SKIP_KUBEFLOW },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct kf_prov_opts o = { 0 };
+	struct kf_profile_opts po = { 0 };
+	struct kf_profile_run run = { 0 };
 	struct kf_run_summary sum = { 0 };
 	struct kf_cluster *c = NULL;
-	struct kf_progress *prog = NULL;
 	struct kf_err *err = NULL;
-	const char *file = NULL;
-	char *logpath = NULL;
-	FILE *logf = NULL;
-	int rc = KF_EXIT_OK;
-	int opt, up;
+	int rc, up;
 
-	optind = 1;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+f:", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'f':
-			file = optarg;
-			break;
-		case 's':
-			o.state_dir = optarg;
-			break;
-		case 'p':
-			o.parallel = atoi(optarg);
-			if (o.parallel < 1 || o.parallel > 1024)
-				return kf_cli_usage(cli, &kf_cmd_up, "--parallel must be 1..1024");
-			break;
-		case 'w':
-			if (kf_duration_parse(optarg, &o.wait_timeout) || o.wait_timeout <= 0)
-				return kf_cli_usage(cli, &kf_cmd_up, "--wait-timeout '%s' is not a duration (e.g. 5m)", optarg);
-			break;
-		case 'i':
-			for (const char *p = optarg; *p;) {
-				size_t len = strcspn(p, ",");
-				bool known = len == 3 && !strncmp(p, "all", 3);
-
-				for (size_t k = 0; kf_preflight_checks[k] && !known; k++)
-					known = strlen(kf_preflight_checks[k]) == len && !strncmp(p, kf_preflight_checks[k], len);
-				if (!known)
-					return kf_cli_usage(cli, &kf_cmd_up, "--ignore-preflight: unknown check '%.*s' (arch, cgroups, modules, joined, ports, memory, cpus, role, hostname, clock, all)",
-							    (int)len, p);
-				p += len;
-				p += *p == ',';
-			}
-			o.ignore_preflight = optarg;
-			break;
-		case 'K':
-			o.skip_kubeflow = true;
-			break;
-		default:
-			return kf_cli_usage(cli, &kf_cmd_up, "unknown or incomplete option '%s'", argv[optind - 1]);
-		}
-	}
-	if (optind < argc)
-		return kf_cli_usage(cli, &kf_cmd_up, "unexpected argument '%s'", argv[optind]);
-	if (!file)
-		return kf_cli_usage(cli, &kf_cmd_up, "missing -f PROFILE");
-	if (kf_prov_load_profile(&c, file, &err)) {
-		rc = kf_cli_fail(cli, err);
+	rc = kf_profile_opts_parse(&po, cli, &kf_cmd_up, argc, argv, KF_PO_PARALLEL, longopts, NULL,
+				   up_option, &po.o);
+	if (rc)
+		return rc;
+	rc = kf_profile_opts_load(&c, &po, cli);
+	if (!rc)
+		rc = kf_profile_run_begin(&run, &po, c, cli, "up");
+	if (rc)
 		goto out;
-	}
-	logf = kf_prov_open_log(c, &o, "up", &logpath, &err);
-	if (!logf) {
-		rc = kf_cli_fail(cli, err);
-		goto out;
-	}
-	kf_log_set_file(logf);
-	kf_log_write(KF_LOG_DEBUG, NULL, "kfboot %s: up -f %s", KF_VERSION, file);
-	prog = kf_progress_new(stderr, c, cli->tty && !cli->quiet && cli->verbosity <= 0, cli->color, cli->quiet);
-	o.on_event = kf_progress_event;
-	o.event_ctx = prog;
-	up = kf_up(c, &o, &sum, &err);
-	kf_progress_free(prog);
-	prog = NULL;
-	if (cli->output == KF_OUT_JSON) {
-		json_t *j = json_pack("{s:s, s:b, s:i, s:i, s:f, s:O, s:s}", "cluster", c->name, "ok", up == 0,
-				      "changed", sum.changed, "unchanged", sum.unchanged, "elapsed", sum.elapsed,
-				      "hosts", sum.hosts, "log", logpath);
+	up = kf_up(c, &po.o, &sum, &err);
+	{
+		json_t *extra = json_object();
 
 		if (sum.kubeconfig)
-			json_object_set_new(j, "kubeconfig", json_string(sum.kubeconfig));
+			json_object_set_new(extra, "kubeconfig", json_string(sum.kubeconfig));
 		if (sum.kubeflow_password_file)
-			json_object_set_new(j, "kubeflowPasswordFile", json_string(sum.kubeflow_password_file));
-		kf_cli_print_json(j);
-		json_decref(j);
+			json_object_set_new(extra, "kubeflowPasswordFile", json_string(sum.kubeflow_password_file));
+		rc = kf_profile_run_report(&run, cli, c, up, &sum, extra, err, true);
 	}
-	if (up) {
-		{
-			char *msg = kf_err_str(err);
-
-			kf_log_write(KF_LOG_DEBUG, NULL, "up failed: %s", msg);
-			free(msg);
-		}
-		rc = kf_cli_fail(cli, err);
-		if (cli->output != KF_OUT_JSON)
-			fprintf(stderr, "kfboot: log of this run: %s\n", logpath);
+	if (rc)
 		goto out;
-	}
 	if (cli->output != KF_OUT_JSON && !cli->quiet) {
 		char tb[32];
 		const char *B = kf_cli_c(cli, KF_C_BOLD), *Z = kf_cli_c(cli, KF_C_RESET);
@@ -142,17 +101,13 @@ static int run_up(int argc, char **argv, struct kf_cli *cli)
 		if (sum.kubeflow_password_file)
 			printf("Kubeflow admin login: admin@example.com; a password was generated into %s (mode 0600)\n",
 			       sum.kubeflow_password_file);
-		printf("log: %s\n", logpath);
+		printf("log: %s\n", run.path);
 	}
 out:
-	kf_log_set_file(NULL);
-	if (logf)
-		fclose(logf);
-	kf_progress_free(prog);
+	kf_profile_run_release(&run);
 	kf_run_summary_release(&sum);
 	kf_cluster_free(c);
 	kf_err_free(err);
-	free(logpath);
 	return rc;
 }
 
