@@ -53,6 +53,24 @@ void kf_plan_phase_release(struct kf_plan_phase *p)
 	memset(p, 0, sizeof(*p));
 }
 
+char *kf_sudo_unwrap(const char *cmd, const char *home)
+{
+	static const char pre[] = "sudo -n ";
+	struct kf_buf b = KF_BUF_INIT;
+	const char *p;
+
+	if (strncmp(cmd, pre, sizeof(pre) - 1) || !home || *home != '/' || strpbrk(home, "\"$`\\\n"))
+		return NULL;
+	cmd += sizeof(pre) - 1;
+	while ((p = strstr(cmd, "$HOME"))) {
+		kf_buf_add(&b, cmd, (size_t)(p - cmd));
+		kf_buf_adds(&b, home);
+		cmd = p + 5;
+	}
+	kf_buf_adds(&b, cmd);
+	return kf_buf_detach(&b, NULL);
+}
+
 char *kf_priv_cmd(const struct kf_actx *x, const char *cmd)
 {
 	return x->root ? kf_xstrdup(cmd) : kf_xasprintf("sudo -n %s", cmd);

@@ -113,6 +113,13 @@ int kf_add_script_run(const struct kf_actx *x, struct kf_plan_phase *out,
 		      const char *script, const char *const *env);
 /* A command run with root rights ("sudo -n " prefix unless root). */
 char *kf_priv_cmd(const struct kf_actx *x, const char *cmd);
+/* For the runner: a command built with the "sudo -n " prefix, without it and
+ * with "$HOME" replaced by the login user's home (what the login shell
+ * expanded before sudo), to run with kf_ssh_exec_opts.sudo, i.e. inside
+ * timeout(1) under sudo so that a deadline stops it on the host. NULL when
+ * cmd has no such prefix or home is unknown or unsafe to put between double
+ * quotes. Caller frees. */
+char *kf_sudo_unwrap(const char *cmd, const char *home);
 
 /* scripts.c */
 void kf_scripts_set_dir(const char *dir);

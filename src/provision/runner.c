@@ -198,6 +198,7 @@ static int exec_cmd(struct kf_run *r, struct kf_rhost *h, const char *cmd,
 	struct kf_ssh_exec_opts eo = { 0 };
 	struct kf_buf errout = KF_BUF_INIT;
 	struct kf_buf tmp = KF_BUF_INIT;
+	char *unwrapped = kf_sudo_unwrap(cmd, h->have_facts ? h->facts.home : NULL);
 	int status = 0;
 	int rc;
 
@@ -214,7 +215,10 @@ static int exec_cmd(struct kf_run *r, struct kf_rhost *h, const char *cmd,
 		kf_log_write(KF_LOG_DEBUG, NULL, "%s: $ %s", h->cfg->name, cmd);
 	else
 		kf_log_write(KF_LOG_DEBUG, NULL, "%s: $ %s (output not logged)", h->cfg->name, cmd);
-	rc = kf_ssh_exec(h->ssh, cmd, &eo, &status, out ? out : &tmp, &errout, err);
+	/* Under sudo through the SSH layer: timeout(1) runs inside sudo, so a
+	 * command that hangs is stopped on the host at the deadline. */
+	eo.sudo = unwrapped != NULL;
+	rc = kf_ssh_exec(h->ssh, unwrapped ? unwrapped : cmd, &eo, &status, out ? out : &tmp, &errout, err);
 	flush_lines(&oc);
 	if (rc)
 		goto out;
@@ -238,6 +242,7 @@ static int exec_cmd(struct kf_run *r, struct kf_rhost *h, const char *cmd,
 out:
 	kf_buf_release(&errout);
 	kf_buf_release(&tmp);
+	free(unwrapped);
 	return rc;
 }
 

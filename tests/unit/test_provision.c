@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "provision/internal.h"
 #include "provision/provision.h"
 
 static const char *LAB =
@@ -449,6 +450,24 @@ static void test_provision_plan__every_host_and_phase(void **state)
 	kf_cluster_free(c);
 }
 
+/* Commands built with "sudo -n " run through the SSH layer's sudo (inside
+ * timeout(1)); "$HOME" is the login user's, as the login shell expanded it. */
+static void test_provision_sudo__unwrap(void **state)
+{
+	char *s = kf_sudo_unwrap("sudo -n env A=\"$HOME/.kfboot/b\" sh \"$HOME/.kfboot/prepare.sh\"", "/home/kfuser");
+
+	assert_string_equal(s, "env A=\"/home/kfuser/.kfboot/b\" sh \"/home/kfuser/.kfboot/prepare.sh\"");
+	free(s);
+	s = kf_sudo_unwrap("sudo -n kubeadm token create", NULL);
+	assert_null(s);
+	assert_null(kf_sudo_unwrap("env sh \"$HOME/x\"", "/root"));
+	assert_null(kf_sudo_unwrap("sudo -n sh \"$HOME/x\"", "/home/a\"b"));
+	assert_null(kf_sudo_unwrap("sudo -n sh \"$HOME/x\"", "relative"));
+	s = kf_sudo_unwrap("sudo -n kubectl get nodes", "/home/u");
+	assert_string_equal(s, "kubectl get nodes");
+	free(s);
+}
+
 /* "install Kubeflow" in the plan: the install order with dependencies, the
  * source of the manifests and which credentials it generates, never values;
  * nothing with an empty component list. */
@@ -631,6 +650,7 @@ int main(void)
 		cmocka_unit_test(test_provision_journal__resume_after_an_interrupted_run),
 		cmocka_unit_test(test_provision_phases__order_and_scope),
 		cmocka_unit_test(test_provision_plan__every_host_and_phase),
+		cmocka_unit_test(test_provision_sudo__unwrap),
 		cmocka_unit_test(test_provision_plan__kubeflow),
 		cmocka_unit_test(test_provision_plan__json_and_offline_bundle),
 		cmocka_unit_test(test_provision_plan__reset),
