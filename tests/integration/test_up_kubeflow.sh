@@ -11,7 +11,8 @@
 #  2. up -> every node joined and Ready, pipelines and its dependencies
 #     installed through the fetched kubeconfig (deployment kubeflow/
 #     ml-pipeline exists, the Dex Secret does not hold upstream's default
-#     hash), the generated password is in a 0600 file and nowhere else
+#     hash), the generated password is in a 0600 file and nowhere else;
+#     every privileged command ran with timeout(1) inside sudo
 #  3. up again -> "nothing to do": the simulator counted no write
 #  4. up --skip-kubeflow sends nothing to the API server
 #  5. reset stops the API server (the stand-in `kubeadm reset`)
@@ -68,8 +69,13 @@ grep -q "kubeflow-admin-password (0600)" "$T/out" || fail "plan does not name th
 
 step "2. up: nodes joined, pipelines installed"
 t0=$(date +%s)
-up >"$T/out" 2>"$T/err" || fail "up exited $?"
+KFBOOT_TRACE=ssh up >"$T/out" 2>"$T/err" || fail "up exited $?"
 echo "up took $(($(date +%s) - t0))s"
+# Privileged commands run with timeout(1) inside sudo (a deadline stops them).
+grep -q "exec: .*sudo -n timeout -k 5 [0-9]* sh -c 'env KF_K8S_VERSION" "$T/err" ||
+	fail "prepare.sh did not run with timeout(1) inside sudo"
+grep "exec: " "$T/err" | grep "sudo -n" | grep -qv "sudo -n timeout" &&
+	fail "a command ran under sudo without a deadline: $(grep "exec: " "$T/err" | grep "sudo -n" | grep -v "sudo -n timeout" | head -n 1)"
 grep -q "cluster 'tkf' is up: 2 nodes Ready" "$T/out" || fail "no 'is up' summary"
 grep -q "node1: install Kubeflow: .* applied" "$T/err" || fail "no progress line for install Kubeflow"
 "$KFBOOT" status -f "$T/kf.yaml" --state-dir "$STATE" -o json >"$T/status.json" || fail "status exited $?"
