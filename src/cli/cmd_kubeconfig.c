@@ -11,17 +11,6 @@
 
 extern const struct kf_cmd kf_cmd_kubeconfig;
 
-static int merge_option(void *ctx, int opt, const char *arg, struct kf_cli *cli,
-			const struct kf_cmd *cmd)
-{
-	const char **merge = ctx;
-
-	if (opt != 'm')
-		return kf_cli_usage(cli, cmd, "unknown or incomplete option");
-	*merge = arg;
-	return 0;
-}
-
 static int run_kubeconfig(int argc, char **argv, struct kf_cli *cli)
 {
 	static const struct option longopts[] = {
@@ -38,7 +27,7 @@ static int run_kubeconfig(int argc, char **argv, struct kf_cli *cli)
 	int rc;
 
 	rc = kf_profile_opts_parse(&po, cli, &kf_cmd_kubeconfig, argc, argv, 0, longopts, NULL,
-				   merge_option, &merge);
+				   kf_profile_opt_value, &merge);
 	if (rc)
 		return rc;
 	rc = kf_profile_opts_load(&c, &po, cli);

@@ -25,18 +25,6 @@ static void print_doc(struct kf_cli *cli, const json_t *j)
 	kf_buf_release(&b);
 }
 
-static int reset_option(void *ctx, int opt, const char *arg, struct kf_cli *cli,
-			const struct kf_cmd *cmd)
-{
-	bool *reset = ctx;
-
-	(void)arg;
-	if (opt != 'r')
-		return kf_cli_usage(cli, cmd, "unknown or incomplete option");
-	*reset = true;
-	return 0;
-}
-
 static int run_plan(int argc, char **argv, struct kf_cli *cli)
 {
 	static const struct option longopts[] = {
@@ -50,7 +38,7 @@ static int run_plan(int argc, char **argv, struct kf_cli *cli)
 	bool reset = false;
 	int rc;
 
-	rc = kf_profile_opts_parse(&po, cli, &kf_cmd_plan, argc, argv, 0, longopts, NULL, reset_option,
+	rc = kf_profile_opts_parse(&po, cli, &kf_cmd_plan, argc, argv, 0, longopts, NULL, kf_profile_opt_flag,
 				   &reset);
 	if (rc)
 		return rc;

@@ -29,18 +29,6 @@ static bool confirm(const struct kf_cluster *c)
 	return !strcmp(line, c->name);
 }
 
-static int reset_option(void *ctx, int opt, const char *arg, struct kf_cli *cli,
-			const struct kf_cmd *cmd)
-{
-	bool *yes = ctx;
-
-	(void)arg;
-	if (opt != 'y')
-		return kf_cli_usage(cli, cmd, "unknown or incomplete option");
-	*yes = true;
-	return 0;
-}
-
 static int run_reset(int argc, char **argv, struct kf_cli *cli)
 {
 	static const struct option longopts[] = {
@@ -56,7 +44,7 @@ static int run_reset(int argc, char **argv, struct kf_cli *cli)
 	int rc, res;
 
 	rc = kf_profile_opts_parse(&po, cli, &kf_cmd_reset, argc, argv, KF_PO_PARALLEL, longopts, "y",
-				   reset_option, &yes);
+				   kf_profile_opt_flag, &yes);
 	if (rc)
 		return rc;
 	rc = kf_profile_opts_load(&c, &po, cli);

@@ -11,6 +11,27 @@
 
 enum { OPT_FILE = 'f', OPT_STATE_DIR = 0x1000, OPT_PARALLEL };
 
+int kf_profile_opt_flag(void *ctx, int opt, const char *arg, struct kf_cli *cli,
+			const struct kf_cmd *cmd)
+{
+	(void)opt;
+	(void)arg;
+	(void)cli;
+	(void)cmd;
+	*(bool *)ctx = true;
+	return 0;
+}
+
+int kf_profile_opt_value(void *ctx, int opt, const char *arg, struct kf_cli *cli,
+			 const struct kf_cmd *cmd)
+{
+	(void)opt;
+	(void)cli;
+	(void)cmd;
+	*(const char **)ctx = arg;
+	return 0;
+}
+
 int kf_profile_opts_parse(struct kf_profile_opts *po, struct kf_cli *cli,
 			  const struct kf_cmd *cmd, int argc, char **argv,
 			  unsigned flags, const struct option *extra,

@@ -30,6 +30,14 @@ struct kf_profile_opts {
 typedef int (*kf_profile_opt_fn)(void *ctx, int opt, const char *arg,
 				 struct kf_cli *cli, const struct kf_cmd *cmd);
 
+/* Ready-made kf_profile_opt_fn for a command with one option of its own:
+ * a flag (ctx is a bool *, set to true) or a value (ctx is a const char **,
+ * set to the argument). */
+int kf_profile_opt_flag(void *ctx, int opt, const char *arg, struct kf_cli *cli,
+			const struct kf_cmd *cmd);
+int kf_profile_opt_value(void *ctx, int opt, const char *arg, struct kf_cli *cli,
+			 const struct kf_cmd *cmd);
+
 /*
  * Parse argv (argv[0] is the command): the shared options, then `extra`
  * (NULL-terminated like getopt_long's table; may be NULL) handed to `fn`
