@@ -27,8 +27,6 @@ NOOP_RUNS=${NOOP_RUNS:-5}
 CRD_DELAY=${CRD_DELAY:-2}
 DEPLOY_DELAY=${DEPLOY_DELAY:-3}
 MANIFESTS=${MANIFESTS:-$KF_SHARED_DIR/data/kubeflow-manifests/full-example.yaml}
-SIM=$KF_SOURCE_DIR/tests/kubesim/kubesim.py
-PY=/usr/bin/python3
 TCK=$(getconf CLK_TCK)
 
 tmp=$(mktemp -d)
@@ -40,24 +38,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-bash "$KF_SOURCE_DIR/tests/kubesim/mkcerts.sh" "$tmp/certs" >/dev/null 2>&1
-
-start_sim() {
-	local name=$1
-	mkdir -p "$tmp/$name"
-	$PY "$SIM" --certs "$tmp/certs" --port-file "$tmp/$name/port" --pid-file "$tmp/$name/pid" \
-		--kubeconfig-out "$tmp/$name/kubeconfig" --control-port 0 \
-		--control-port-file "$tmp/$name/cport" --crd-delay "$CRD_DELAY" \
-		--deploy-delay "$DEPLOY_DELAY" >"$tmp/$name/log" 2>&1 &
-	pids+=($!)
-	for _ in $(seq 100); do
-		[[ -s $tmp/$name/cport && -s $tmp/$name/kubeconfig && -s $tmp/$name/pid ]] && break
-		sleep 0.1
-	done
-	KC=$tmp/$name/kubeconfig
-	CTL=http://127.0.0.1:$(cat "$tmp/$name/cport")
-	SIMPID=$(cat "$tmp/$name/pid")
-}
+fail() { echo "bench_apply: $*" >&2; exit 1; }
+# shellcheck source=tests/kubesim/lib.sh
+. "$KF_SOURCE_DIR/tests/kubesim/lib.sh"
 now() { date +%s.%N; }
 cpu() { awk -v t="$TCK" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$SIMPID/stat"; }
 requests() { curl -sf "$CTL/kubesim/stats" | jq -r .total; }
@@ -110,13 +93,13 @@ kfboot_apply() { "$KFBOOT" apply -f "$MANIFESTS" --kubeconfig "$KC" --inventory 
 echo "manifests: $MANIFESTS ($(grep -c '^kind:' "$MANIFESTS") objects)"
 echo "simulator: --crd-delay $CRD_DELAY --deploy-delay $DEPLOY_DELAY; kubectl retry sleep ${RETRY_SLEEP}s"
 
-start_sim kfboot
+start_sim kfboot --crd-delay "$CRD_DELAY" --deploy-delay "$DEPLOY_DELAY"
 measure first kfboot_apply
 kf_w1=$W kf_r1=$R kf_c1=$C kf_u1=$U
 median_noop kfboot_apply
 kf_w2=$W kf_r2=$R kf_c2=$C kf_u2=$U
 
-start_sim kubectl
+start_sim kubectl --crd-delay "$CRD_DELAY" --deploy-delay "$DEPLOY_DELAY"
 measure first kubectl_loop
 ku_w1=$W ku_r1=$R ku_c1=$C ku_u1=$U
 median_noop kubectl_once

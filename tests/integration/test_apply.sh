@@ -37,28 +37,8 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 step() { echo "--- $*"; }
 
-bash "$KF_SOURCE_DIR/tests/kubesim/mkcerts.sh" "$tmp/certs" >/dev/null 2>&1
-
-# start_sim NAME [kubesim args...]: starts a simulator; sets $KC and $CTL.
-start_sim() {
-	local name=$1
-	shift
-	mkdir -p "$tmp/$name"
-	$PY "$SIM" --certs "$tmp/certs" --port-file "$tmp/$name/port" --pid-file "$tmp/$name/pid" \
-		--kubeconfig-out "$tmp/$name/kubeconfig" --control-port 0 \
-		--control-port-file "$tmp/$name/cport" "$@" >"$tmp/$name/log" 2>&1 &
-	pids+=($!)
-	for _ in $(seq 100); do
-		[[ -s $tmp/$name/cport && -s $tmp/$name/kubeconfig ]] && break
-		sleep 0.1
-	done
-	[[ -s $tmp/$name/cport ]] || { cat "$tmp/$name/log"; fail "simulator $name did not start"; }
-	KC=$tmp/$name/kubeconfig
-	CTL=http://127.0.0.1:$(cat "$tmp/$name/cport")
-}
-stats() { curl -sf "$CTL/kubesim/stats"; }
-reset_stats() { curl -sf -X POST "$CTL/kubesim/stats/reset" >/dev/null; }
-writes() { stats | jq -r '.writes'; }
+# shellcheck source=tests/kubesim/lib.sh
+. "$KF_SOURCE_DIR/tests/kubesim/lib.sh"
 
 kf() { "$KFBOOT" "$@" --kubeconfig "$KC"; }
 
