@@ -7,6 +7,8 @@
 #  1. a worker whose user has no passwordless sudo: one message naming the
 #     host, and nothing changed on any node
 #  2. an unreachable address: one message naming the host
+#  2b. an unknown host key, a changed host key, a wrong user and a missing
+#     key file: each one message naming the host, nothing changed anywhere
 #  3. up -> every node joined and Ready; the kubeconfig is 0600 and points
 #     at the control plane; the log holds no token
 #  4. up again -> "nothing to do", no kubeadm call on any node
@@ -86,6 +88,52 @@ set -e
 [ "$rc" = 1 ] || fail "up with an unreachable host exited $rc"
 grep -q "node4" "$T/err" || fail "the unreachable host is not named"
 [ "$(calls node1 apt-get)" = 0 ] || fail "something was installed although a host was unreachable"
+
+# expect_refused NAME PROFILE PATTERN: up fails with exit 1, says PATTERN
+# once about node4, and nothing was installed or written on any node.
+expect_refused() {
+	set +e
+	up "$2" >"$T/out" 2>"$T/err"
+	rc=$?
+	set -e
+	[ "$rc" = 1 ] || fail "$1: up exited $rc, want 1"
+	grep -qE "$3" "$T/err" || fail "$1: message does not match '$3'"
+	grep -q "node4" "$T/err" || fail "$1: the host is not named"
+	for n in 1 2 3 4; do
+		[ "$(calls "node$n" apt-get)" = 0 ] || fail "$1: node$n was changed"
+		prov_node_exec "$T" "node$n" test ! -e /home/kfuser/.kfboot || fail "$1: node$n: staging dir created"
+	done
+}
+
+step "2b. host keys and authentication"
+grep -v "^$KF_NODE_4_ADDR " "$KF_NODES_KNOWN_HOSTS" >"$T/kh-unknown"
+sed "s|knownHostsFile: .*|knownHostsFile: $T/kh-unknown|" "$T/four.yaml" >"$T/unknown.yaml"
+cp "$T/kh-unknown" "$T/kh-unknown.before"
+expect_refused "unknown host key" "$T/unknown.yaml" "SHA256:"
+cmp -s "$T/kh-unknown" "$T/kh-unknown.before" || fail "unknown host key: known_hosts was written"
+
+# node4's address with node2's key: a changed host key
+key2=$(grep "^$KF_NODE_2_ADDR " "$KF_NODES_KNOWN_HOSTS" | cut -d' ' -f2-)
+{ cat "$T/kh-unknown"; echo "$KF_NODE_4_ADDR $key2"; } >"$T/kh-changed"
+sed "s|knownHostsFile: .*|knownHostsFile: $T/kh-changed|" "$T/four.yaml" >"$T/changed.yaml"
+expect_refused "changed host key" "$T/changed.yaml" "CHANGED"
+# accept-new never accepts a changed key either
+sed "s|knownHostsFile: .*|knownHostsFile: $T/kh-changed\n    hostKeyPolicy: accept-new|" "$T/four.yaml" >"$T/changed-an.yaml"
+expect_refused "changed host key with accept-new" "$T/changed-an.yaml" "CHANGED"
+
+prov_profile "$T/wronguser.yaml" t4 "$T/bundle" 4 node4=nobody-here
+expect_refused "wrong user" "$T/wronguser.yaml" "nobody-here"
+
+# a key file that does not exist: refused before anything is contacted
+sed "s|identityFile: .*|identityFile: $T/no-such-key|" "$T/four.yaml" >"$T/nokey.yaml"
+set +e
+up "$T/nokey.yaml" >"$T/out" 2>"$T/err"
+rc=$?
+set -e
+[ "$rc" = 1 ] || fail "missing key file: up exited $rc, want 1"
+grep -q "no-such-key" "$T/err" || fail "missing key file: the file is not named"
+grep -qE "nokey.yaml:[0-9]+:[0-9]+" "$T/err" || fail "missing key file: no file:line:col"
+[ "$(calls node1 apt-get)" = 0 ] || fail "missing key file: something was installed"
 
 step "3. up: 1 control plane + 3 workers"
 up "$T/four.yaml" >"$T/out" 2>"$T/err" || fail "up exited $?"
