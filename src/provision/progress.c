@@ -28,6 +28,7 @@ struct kf_progress {
 	struct hstate *h;
 	size_t n;
 	const char *phase;
+	double phase_t0; /* elapsed when the current phase started */
 	double elapsed;
 	double t0;
 	size_t drawn;   /* lines of the last frame */
@@ -64,6 +65,25 @@ static const char *res_word(enum kf_result r, const char *msg)
 	return "skipped";
 }
 
+/* Copy at most max bytes of s's first line into out, ending in "…" when cut,
+ * never in the middle of a UTF-8 sequence. */
+static const char *clip(const char *s, size_t max, char *out, size_t outsz)
+{
+	size_t n = strcspn(s, "\n");
+
+	if (n <= max && n < outsz) {
+		memcpy(out, s, n);
+		out[n] = '\0';
+		return out;
+	}
+	n = max < outsz - 4 ? max : outsz - 4;
+	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+		n--;
+	memcpy(out, s, n);
+	memcpy(out + n, "…", sizeof("…"));
+	return out;
+}
+
 static void draw(struct kf_progress *p)
 {
 	static const char *const spin[] = { "⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏" };
@@ -83,6 +103,7 @@ static void draw(struct kf_progress *p)
 		struct hstate *h = &p->h[i];
 		const char *icon = " ";
 		struct kf_buf bar = KF_BUF_INIT;
+		char msg[96];
 
 		if (h->running)
 			icon = spin[p->frame % KF_ARRAY_SIZE(spin)];
@@ -97,9 +118,10 @@ static void draw(struct kf_progress *p)
 				kf_buf_adds(&bar, k < filled ? "█" : "░");
 			kf_buf_addch(&bar, ' ');
 		}
-		fprintf(p->f, "\r\033[2K  %s%s%s %-12s %-20s %s%s%.70s%s %s%s%s\n",
+		fprintf(p->f, "\r\033[2K  %s%s%s %-12s %-20s %s%s%s%s %s%s%s\n",
 			h->res == KF_RES_FAILED ? R : h->running ? "" : G, icon, Z, h->name,
-			h->phase ? h->phase : "", bar.buf, D, h->msg ? h->msg : "", Z, D,
+			h->phase ? h->phase : "", bar.buf, D,
+			clip(h->msg ? h->msg : "", 64, msg, sizeof(msg)), Z, D,
 			h->running ? kf_duration_fmt(now - h->since, tb) : "", Z);
 		kf_buf_release(&bar);
 	}
@@ -187,6 +209,51 @@ static void plain(struct kf_progress *p, const struct kf_prov_event *ev)
 	fflush(p->f);
 }
 
+/*
+ * Live view: when a phase ends, leave a permanent line for it above the
+ * redrawn frame ("✓ join workers  2 changed, 1 no change  3.2s"), so the
+ * screen keeps the history of the run. Called with the lock held.
+ */
+static void phase_line(struct kf_progress *p, const struct kf_prov_event *ev)
+{
+	const char *G = p->color ? "\033[32m" : "", *R = p->color ? "\033[31m" : "";
+	const char *D = p->color ? "\033[2m" : "", *Z = p->color ? "\033[0m" : "";
+	size_t changed = 0, same = 0, failed = 0;
+	struct kf_buf sum = KF_BUF_INIT;
+	const char *icon = "✓", *col = G;
+	char tb[32];
+
+	for (size_t i = 0; i < p->n; i++) {
+		if (p->h[i].phase != ev->phase_title)
+			continue;
+		changed += p->h[i].res == KF_RES_CHANGED;
+		same += p->h[i].res == KF_RES_UNCHANGED;
+		failed += p->h[i].res == KF_RES_FAILED;
+	}
+	if (failed || ev->result == KF_RES_FAILED) {
+		icon = "✗";
+		col = R;
+	} else if (!changed && !same) {
+		icon = "·";
+		col = D;
+	}
+	if (changed)
+		kf_buf_addf(&sum, "%zu changed", changed);
+	if (same)
+		kf_buf_addf(&sum, "%s%zu no change", sum.len ? ", " : "", same);
+	if (failed)
+		kf_buf_addf(&sum, "%s%zu failed", sum.len ? ", " : "", failed);
+	if (!sum.len)
+		kf_buf_adds(&sum, ev->result == KF_RES_FAILED ? "failed" : "skipped");
+	if (p->drawn)
+		fprintf(p->f, "\033[%zuA", p->drawn);
+	fprintf(p->f, "\r\033[J%s%s%s %-22s %s%s  %s%s\n", col, icon, Z, ev->phase_title, D,
+		sum.buf, kf_duration_fmt(ev->elapsed - p->phase_t0, tb), Z);
+	p->drawn = 0;
+	kf_buf_release(&sum);
+	draw(p);
+}
+
 void kf_progress_event(void *ctx, const struct kf_prov_event *ev)
 {
 	struct kf_progress *p = ctx;
@@ -204,6 +271,10 @@ void kf_progress_event(void *ctx, const struct kf_prov_event *ev)
 	switch (ev->kind) {
 	case KF_EV_PHASE_START:
 		p->phase = ev->phase_title;
+		p->phase_t0 = ev->elapsed;
+		break;
+	case KF_EV_PHASE_END:
+		phase_line(p, ev);
 		break;
 	case KF_EV_HOST_START:
 		if (h) {
