@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "yaml/yaml.h"
 
 int kf_cli_fail(struct kf_cli *cli, const struct kf_err *err)
 {
@@ -66,9 +67,28 @@ int kf_cli_help(const struct kf_cmd *cmd)
 	return KF_EXIT_OK;
 }
 
+static enum kf_output print_format = KF_OUT_JSON;
+
+void kf_cli_set_output(enum kf_output o)
+{
+	print_format = o == KF_OUT_YAML ? KF_OUT_YAML : KF_OUT_JSON;
+}
+
 void kf_cli_print_json(const json_t *v)
 {
-	char *s = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+	char *s;
+
+	if (print_format == KF_OUT_YAML) {
+		struct kf_buf b = KF_BUF_INIT;
+
+		if (kf_yaml_emit(&b, v, false, NULL) == 0) {
+			fwrite(b.buf, 1, b.len, stdout);
+			kf_buf_release(&b);
+			return;
+		}
+		kf_buf_release(&b);
+	}
+	s = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
 
 	if (s) {
 		fputs(s, stdout);

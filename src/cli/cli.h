@@ -56,8 +56,16 @@ int kf_cli_usage(struct kf_cli *cli, const struct kf_cmd *cmd, const char *fmt, 
 bool kf_cli_wants_help(int argc, char **argv);
 /* Print cmd's usage to stdout and return 0. */
 int kf_cli_help(const struct kf_cmd *cmd);
-/* Print a JSON value to stdout (indented, with a newline). Steals nothing. */
+/* Print a result to stdout: indented JSON, or YAML when -o yaml was given
+ * (kf_cli_set_output). Steals nothing. */
 void kf_cli_print_json(const json_t *v);
+/* Set by main from -o; kf_cli_print_json follows it. */
+void kf_cli_set_output(enum kf_output o);
+/* True for -o json and -o yaml: print the structured result. */
+static inline bool kf_cli_structured(const struct kf_cli *cli)
+{
+	return cli->output != KF_OUT_TEXT;
+}
 /* Colour helpers: return the escape or "" depending on cli->color. */
 const char *kf_cli_c(const struct kf_cli *cli, const char *esc);
 #define KF_C_RED "\033[31m"

@@ -223,7 +223,7 @@ static void print_summary(struct kf_kube_cli *c, const struct kf_apply_result *r
 	char el[32];
 
 	kf_duration_fmt(res->elapsed, el);
-	if (c->cli->output == KF_OUT_JSON) {
+	if (kf_cli_structured(c->cli)) {
 		json_t *o = json_pack("{s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:{s:I, s:I, s:b}}",
 				      "ok", rc == 0, "dryRun", c->dry_run,
 				      "total", (json_int_t)res->total, "applied", (json_int_t)res->applied,

@@ -39,7 +39,7 @@ static int run_delete(int argc, char **argv, struct kf_cli *cli)
 	ao.progress_ctx = &c;
 	rc = kf_apply_delete_inventory(&res, c.k, c.d, &ao, &err);
 	kf_kube_cli_progress_done(&c);
-	if (cli->output == KF_OUT_JSON) {
+	if (kf_cli_structured(cli)) {
 		json_t *o = json_pack("{s:b, s:b, s:I, s:I}", "ok", rc == 0, "dryRun", c.dry_run,
 				      "deleted", (json_int_t)res.pruned, "kept", (json_int_t)res.prune_skipped);
 

@@ -49,7 +49,7 @@ static int run_diff(int argc, char **argv, struct kf_cli *cli)
 		goto out;
 	}
 	nprune = json_array_size(json_object_get(plan.report, "toPrune"));
-	if (cli->output == KF_OUT_JSON) {
+	if (kf_cli_structured(cli)) {
 		json_t *o = json_pack("{s:I, s:I, s:I, s:s, s:O}", "objects", (json_int_t)set.n, "different",
 				      (json_int_t)ndiff, "unchangedSinceApply", (json_int_t)plan.unchanged,
 				      "diff", out.buf, "toPrune", json_object_get(plan.report, "toPrune"));

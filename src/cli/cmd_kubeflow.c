@@ -218,7 +218,7 @@ static int run_list(int argc, char **argv, struct kf_cli *cli)
 		exit_code = kf_cli_fail(cli, err);
 		goto out;
 	}
-	if (cli->output == KF_OUT_JSON) {
+	if (kf_cli_structured(cli)) {
 		json_t *comps = json_array(), *sels = json_array(), *defs = json_array(), *sel = json_array(),
 		       *ord = json_array(), *j;
 
@@ -326,7 +326,7 @@ static void print_install(struct kf_cli *cli, const struct kf_kubeflow_install_r
 	char el[32];
 
 	kf_duration_fmt(res->elapsed, el);
-	if (cli->output == KF_OUT_JSON) {
+	if (kf_cli_structured(cli)) {
 		json_t *j = json_pack("{s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:{s:I, s:I}}",
 				      "ok", rc == 0, "dryRun", io->dry_run,
 				      "components", (json_int_t)res->ncomponents, "total", (json_int_t)res->total,

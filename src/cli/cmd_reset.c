@@ -70,7 +70,7 @@ static int run_reset(int argc, char **argv, struct kf_cli *cli)
 	rc = kf_profile_run_report(&run, cli, c, res, &sum, NULL, err, false);
 	if (rc)
 		goto out;
-	if (cli->output != KF_OUT_JSON && !cli->quiet) {
+	if (!kf_cli_structured(cli) && !cli->quiet) {
 		char tb[32];
 
 		if (sum.changed == 0)

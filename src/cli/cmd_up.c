@@ -84,7 +84,7 @@ static int run_up(int argc, char **argv, struct kf_cli *cli)
 	}
 	if (rc)
 		goto out;
-	if (cli->output != KF_OUT_JSON && !cli->quiet) {
+	if (!kf_cli_structured(cli) && !cli->quiet) {
 		char tb[32];
 		const char *B = kf_cli_c(cli, KF_C_BOLD), *Z = kf_cli_c(cli, KF_C_RESET);
 

@@ -31,7 +31,7 @@ static int run_version(int argc, char **argv, struct kf_cli *cli)
 		      "openssl", OpenSSL_version(OPENSSL_VERSION),
 		      "libmicrohttpd", MHD_get_version(),
 		      "http2", (cv->features & CURL_VERSION_HTTP2) != 0);
-	if (cli->output == KF_OUT_JSON) {
+	if (kf_cli_structured(cli)) {
 		kf_cli_print_json(v);
 	} else {
 		json_t *libs = json_object_get(v, "libraries");

@@ -110,6 +110,7 @@ int main(int argc, char **argv)
 	argc = take_global_options(&cli, argc, argv);
 	if (argc < 0)
 		return KF_EXIT_USAGE;
+	kf_cli_set_output(cli.output);
 	kf_log_set_level(cli.quiet ? KF_LOG_ERROR : KF_LOG_INFO + (cli.verbosity > 0 ? cli.verbosity : 0));
 
 	if (argc < 2) {

@@ -149,7 +149,7 @@ int kf_profile_run_report(struct kf_profile_run *run, struct kf_cli *cli,
 	int rc = KF_EXIT_OK;
 
 	kf_profile_run_end(run);
-	if (cli->output == KF_OUT_JSON) {
+	if (kf_cli_structured(cli)) {
 		json_t *j = json_pack("{s:s, s:b, s:i, s:i, s:f, s:O, s:s}", "cluster", c->name, "ok", res == 0,
 				      "changed", sum->changed, "unchanged", sum->unchanged, "elapsed", sum->elapsed,
 				      "hosts", sum->hosts, "log", run->path);
@@ -169,7 +169,7 @@ int kf_profile_run_report(struct kf_profile_run *run, struct kf_cli *cli,
 		free(msg);
 	}
 	rc = kf_cli_fail(cli, err);
-	if (show_log && cli->output != KF_OUT_JSON)
+	if (show_log && !kf_cli_structured(cli))
 		fprintf(stderr, "kfboot: log of this run: %s\n", run->path);
 	return rc;
 }
