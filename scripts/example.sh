@@ -5,7 +5,13 @@
 set -eu
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
-./scripts/build.sh
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+echo "example: building kfboot (build/)"
+if ! ./scripts/build.sh >"$log" 2>&1; then
+	cat "$log" >&2
+	exit 1
+fi
 KFBOOT=./build/kfboot
 for f in profiles/*.yaml; do
 	if $KFBOOT help | grep -q '^  validate '; then
