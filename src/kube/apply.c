@@ -1292,6 +1292,25 @@ int kf_apply_run(struct kf_apply_result *out, struct kf_kube *k,
 		goto out;
 	}
 
+	/* Discovery read from the disk cache decides nothing that is sent:
+	 * before the first write (or dry run) ask the server and check that
+	 * every kind is still served with the scope it was resolved with. */
+	if (kf_discovery_cached(d)) {
+		bool sends = !r.parent_exists || ncands;
+
+		for (size_t i = 0; i < set->n && !sends; i++)
+			sends = set->v[i].state != KF_OBJ_UNCHANGED;
+		if (sends) {
+			rc = kf_discovery_refresh(d, k, err);
+			if (!rc)
+				rc = kf_objset_check_mapping(set, d, err);
+			if (rc) {
+				kf_err_wrap(err, "nothing was sent");
+				goto out;
+			}
+		}
+	}
+
 	/* The parent first, with the union of old and new kinds. */
 	if (!opts->dry_run) {
 		char *gks_new = kf_applyset_group_kinds(set);

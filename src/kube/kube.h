@@ -187,6 +187,20 @@ void kf_discovery_add(struct kf_discovery *d, const char *group,
 		      const char *version, const char *kind,
 		      const char *resource, bool namespaced);
 size_t kf_discovery_count(const struct kf_discovery *d);
+/* True when the mapping came from the on-disk cache and the server has not
+ * been asked since: refresh before relying on it for a write. */
+bool kf_discovery_cached(const struct kf_discovery *d);
+/* The on-disk cache (docs/apply.md): the file for a server
+ * ($XDG_CACHE_HOME or ~/.cache, kfboot/discovery/<hash>.json), or NULL
+ * when KFBOOT_NO_CACHE is set. Caller frees. */
+char *kf_discovery_cache_path(const struct kf_kube_config *cfg);
+/* Write the mapping (mode 0600, directories 0700, atomically). */
+int kf_discovery_cache_save(const struct kf_discovery *d, const char *path,
+			    const char *server, struct kf_err **err);
+/* Read it into d when it exists, is for `server`, is intact and younger
+ * than ttl seconds (0: any age); marks d cached. -1 otherwise (d left empty). */
+int kf_discovery_cache_load(struct kf_discovery *d, const char *path,
+			    const char *server, double ttl);
 
 /* ---- objects (manifests) --------------------------------------------- */
 
@@ -253,6 +267,11 @@ int kf_objset_resolve(struct kf_objset *set, const struct kf_discovery *d,
 int kf_objset_resolve_fresh(struct kf_objset *set, struct kf_discovery *d,
 			    struct kf_kube *k, const char *default_ns,
 			    struct kf_diags *diags, struct kf_err **err);
+
+/* After a discovery refresh: every object's kind is still served (or
+ * provided by a CRD in the set) with the scope it was resolved with. */
+int kf_objset_check_mapping(const struct kf_objset *set, const struct kf_discovery *d,
+			    struct kf_err **err);
 
 /* Where a kind goes in the apply order (lower first): Namespaces and CRDs,
  * then cluster-scoped prerequisites, then workloads, custom resources,

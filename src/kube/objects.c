@@ -11,6 +11,9 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <openssl/evp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -456,6 +459,31 @@ int kf_objset_resolve(struct kf_objset *set, const struct kf_discovery *d,
 	return diags->n > before ? KF_EINVAL : 0;
 }
 
+int kf_objset_check_mapping(const struct kf_objset *set, const struct kf_discovery *d,
+			    struct kf_err **err)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < set->n && !rc; i++) {
+		const struct kf_obj *o = &set->v[i];
+		const struct kf_rest *r = kf_discovery_find(d, o->group, o->version, o->kind);
+		bool nsd = false, other = false;
+		const char *plural = NULL;
+
+		if (r)
+			nsd = r->namespaced;
+		else if (!crd_provides(set, o->group, o->version, o->kind, &nsd, &plural, &other))
+			rc = kf_err_set(err, KF_EINVAL, "%s:%d:%d: kind '%s' (%s%s%s) is no longer served by the server",
+					o->file, o->kind_line, o->kind_col, o->kind, o->group,
+					o->group[0] ? "/" : "", o->version);
+		if (!rc && nsd != o->namespaced)
+			rc = kf_err_set(err, KF_EINVAL, "%s:%d:%d: kind '%s' is %s on the server now",
+					o->file, o->kind_line, o->kind_col, o->kind,
+					nsd ? "namespaced" : "cluster-scoped");
+	}
+	return rc;
+}
+
 int kf_objset_resolve_fresh(struct kf_objset *set, struct kf_discovery *d,
 			    struct kf_kube *k, const char *default_ns,
 			    struct kf_diags *diags, struct kf_err **err)
@@ -500,13 +528,173 @@ void kf_objset_sort(struct kf_objset *set)
 
 /* ---- hashing and skip-unchanged --------------------------------------- */
 
+/*
+ * The canonical form that is hashed: exactly the bytes of
+ * json_dumps(JSON_SORT_KEYS | JSON_COMPACT | JSON_ENCODE_ANY) (so hashes
+ * recorded on live objects stay valid), streamed into SHA-256 through a
+ * small buffer instead of building a string of the whole object.
+ */
+struct canon {
+	EVP_MD_CTX *md;
+	size_t len;
+	unsigned char buf[16384];
+};
+
+static void canon_flush(struct canon *c)
+{
+	if (c->len)
+		EVP_DigestUpdate(c->md, c->buf, c->len);
+	c->len = 0;
+}
+
+static void canon_add(struct canon *c, const void *p, size_t n)
+{
+	if (n > sizeof(c->buf) - c->len) {
+		canon_flush(c);
+		if (n > sizeof(c->buf)) {
+			EVP_DigestUpdate(c->md, p, n);
+			return;
+		}
+	}
+	memcpy(c->buf + c->len, p, n);
+	c->len += n;
+}
+
+static void canon_ch(struct canon *c, char ch)
+{
+	if (c->len == sizeof(c->buf))
+		canon_flush(c);
+	c->buf[c->len++] = (unsigned char)ch;
+}
+
+/* Jansson's string escaping (without JSON_ENSURE_ASCII/ESCAPE_SLASH). */
+static void canon_str(struct canon *c, const char *s, size_t n)
+{
+	size_t run = 0;
+
+	canon_ch(c, '"');
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		char esc[8];
+		const char *e = NULL;
+
+		if (ch >= 0x20 && ch != '"' && ch != '\\')
+			continue;
+		canon_add(c, s + run, i - run);
+		run = i + 1;
+		switch (ch) {
+		case '"': e = "\\\""; break;
+		case '\\': e = "\\\\"; break;
+		case '\b': e = "\\b"; break;
+		case '\f': e = "\\f"; break;
+		case '\n': e = "\\n"; break;
+		case '\r': e = "\\r"; break;
+		case '\t': e = "\\t"; break;
+		default:
+			snprintf(esc, sizeof(esc), "\\u%04X", ch);
+			e = esc;
+		}
+		canon_add(c, e, strlen(e));
+	}
+	canon_add(c, s + run, n - run);
+	canon_ch(c, '"');
+}
+
+static int cmp_key(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void canon_value(struct canon *c, const json_t *v)
+{
+	char num[32];
+
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: {
+		size_t n = json_object_size(v), i = 0;
+		const char *stack[32], **keys = n <= 32 ? stack : kf_xcalloc(n, sizeof(*keys));
+		const char *k;
+		json_t *x;
+
+		json_object_foreach((json_t *)v, k, x)
+			keys[i++] = k;
+		qsort(keys, n, sizeof(*keys), cmp_key);
+		canon_ch(c, '{');
+		for (i = 0; i < n; i++) {
+			if (i)
+				canon_ch(c, ',');
+			canon_str(c, keys[i], strlen(keys[i]));
+			canon_ch(c, ':');
+			canon_value(c, json_object_get(v, keys[i]));
+		}
+		canon_ch(c, '}');
+		if (keys != stack)
+			free(keys);
+		break;
+	}
+	case JSON_ARRAY:
+		canon_ch(c, '[');
+		for (size_t i = 0; i < json_array_size(v); i++) {
+			if (i)
+				canon_ch(c, ',');
+			canon_value(c, json_array_get(v, i));
+		}
+		canon_ch(c, ']');
+		break;
+	case JSON_STRING:
+		canon_str(c, json_string_value(v), json_string_length(v));
+		break;
+	case JSON_INTEGER:
+		snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		canon_add(c, num, strlen(num));
+		break;
+	case JSON_REAL: {
+		/* Rare in manifests: jansson's own number formatting. */
+		char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+
+		canon_add(c, s, strlen(s));
+		free(s);
+		break;
+	}
+	case JSON_TRUE:
+		canon_add(c, "true", 4);
+		break;
+	case JSON_FALSE:
+		canon_add(c, "false", 5);
+		break;
+	case JSON_NULL:
+		canon_add(c, "null", 4);
+		break;
+	}
+}
+
+static void canon_sha256(const json_t *v, char out[65])
+{
+	static const char hex[] = "0123456789abcdef";
+	struct canon *c = kf_xcalloc(1, sizeof(*c));
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	c->md = EVP_MD_CTX_new();
+	EVP_DigestInit_ex(c->md, EVP_sha256(), NULL);
+	canon_value(c, v);
+	canon_flush(c);
+	EVP_DigestFinal_ex(c->md, md, &mdlen);
+	for (unsigned int i = 0; i < mdlen && i < 32; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[64] = '\0';
+	EVP_MD_CTX_free(c->md);
+	free(c);
+}
+
 void kf_obj_hash(struct kf_obj *o)
 {
 	json_t *md = json_object_get(o->obj, "metadata");
 	json_t *ann = json_object_get(md, "annotations");
 	json_t *saved = json_incref(json_object_get(ann, KF_ANN_HASH));
 	bool drop_map = ann && json_object_size(ann) == (saved ? 1u : 0u);
-	char *s;
 
 	/* Hash the object as if the hash annotation (and an annotations map
 	 * left empty without it) were not there; no copy of the object. */
@@ -516,9 +704,7 @@ void kf_obj_hash(struct kf_obj *o)
 		json_object_del(ann, KF_ANN_HASH);
 	if (drop_map)
 		json_object_del(md, "annotations");
-	s = json_dumps(o->obj, JSON_SORT_KEYS | JSON_COMPACT | JSON_ENCODE_ANY);
-	kf_sha256_hex(s, strlen(s), o->hash);
-	free(s);
+	canon_sha256(o->obj, o->hash);
 	if (drop_map)
 		json_object_set_new(md, "annotations", ann);
 	if (saved)

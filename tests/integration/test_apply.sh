@@ -13,6 +13,9 @@
 #   7. with faults (429 storm with Retry-After, 500s, dropped connections)
 #      a fresh install still succeeds, and a re-apply afterwards is a no-op;
 #   8. delete --inventory removes everything the inventory recorded.
+# Discovery is cached on disk (in $tmp here): the no-op re-apply sends no
+# discovery requests; KFBOOT_NO_CACHE=1 does; a cache naming a kind the
+# server no longer serves cannot make kfboot write anything.
 # Env: KFBOOT, KF_SOURCE_DIR, KF_SHARED_DIR (set by CTest). No network.
 set -euo pipefail
 
@@ -33,6 +36,8 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
+export XDG_CACHE_HOME=$tmp/cache
+unset KFBOOT_NO_CACHE
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 step() { echo "--- $*"; }
@@ -63,7 +68,24 @@ w=$(writes)
 total=$(stats | jq -r .total)
 [[ $w == 0 ]] || fail "no-op re-apply wrote $w times: $(stats | jq -c .by_resource)"
 [[ $(jq -r .unchanged "$tmp/second.json") == 675 ]] || fail "expected 675 unchanged"
-echo "no-op re-apply: $total requests, 0 writes"
+[[ $(stats | jq -r '.requests.discovery // 0') == 0 ]] || fail "no-op re-apply asked for discovery (cache not used): $(stats | jq -c .requests)"
+echo "no-op re-apply: $total requests, 0 writes, 0 discovery"
+cache=$(ls "$XDG_CACHE_HOME"/kfboot/discovery/*.json)
+[[ $(stat -c %a "$cache") == 600 ]] || fail "discovery cache mode $(stat -c %a "$cache")"
+grep -q 'kfboot-test-token\|PRIVATE KEY' "$cache" && fail "credentials in the discovery cache"
+reset_stats
+KFBOOT_NO_CACHE=1 kf apply -f "$MANIFESTS" --inventory kf-test -q 2>/dev/null || fail "apply with KFBOOT_NO_CACHE failed"
+[[ $(stats | jq -r '.requests.discovery // 0') == 2 ]] || fail "KFBOOT_NO_CACHE=1 still used the cache: $(stats | jq -c .requests)"
+# A stale cache that names a kind the server does not serve: refreshed
+# before anything is written, and the apply is refused.
+cp "$cache" "$tmp/cache.good"
+jq -c '.resources += [["example.com","v1","Widget","widgets",true]]' "$tmp/cache.good" >"$cache"
+printf 'apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n  namespace: default\n' >"$tmp/widget.yaml"
+reset_stats
+kf apply -f "$tmp/widget.yaml" --inventory kf-widget -q 2>"$tmp/widget.err" && fail "stale cache: applied a kind the server does not serve"
+grep -q "widget.yaml:2:7" "$tmp/widget.err" || fail "stale cache: no position: $(cat "$tmp/widget.err")"
+[[ $(writes) == 0 ]] || fail "stale cache: $(writes) writes"
+[[ $(stats | jq -r '.requests.discovery // 0') == 2 ]] || fail "stale cache not refreshed: $(stats | jq -c .requests)"
 # Drift by another field manager is repaired, and only that object is sent.
 kubectl --kubeconfig "$KC" label deployment dex -n auth app=drifted --overwrite >/dev/null
 kf apply -f "$MANIFESTS" --inventory kf-test --force-conflicts -o json >"$tmp/drift.json" 2>/dev/null || fail "drift repair failed"

@@ -13,6 +13,9 @@
 #include <microhttpd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <utime.h>
 
 #include "kube/kube.h"
 
@@ -647,6 +650,112 @@ static void test_kube_rest__paths(void **state)
 	free(p);
 }
 
+/* The discovery cache: written 0600 with nothing but the mapping and the
+ * server's URL, read back only for the same server and within its age, and
+ * marked cached so that the engine refreshes it before writing. */
+static void test_kube_discovery__disk_cache(void **state)
+{
+	char dir[] = "/tmp/kf-disc-XXXXXX";
+	struct kf_kube_config cfg = { 0 };
+	struct kf_discovery *d = kf_discovery_new(), *e = kf_discovery_new();
+	struct kf_err *err = NULL;
+	const struct kf_rest *r;
+	const char *damaged = "{\"version\":1,\"server\":\"https://10.0.0.1:6443\",\"resources\":[[\"\",\"v1\"]]}";
+	char *path, *path2, *text = NULL, *cmd;
+	struct stat st;
+	size_t len = 0;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	setenv("XDG_CACHE_HOME", dir, 1);
+	unsetenv("KFBOOT_NO_CACHE");
+	cfg.server = "https://10.0.0.1:6443";
+	cfg.ca = "CA-PEM";
+	cfg.ca_len = 6;
+	cfg.token = "s3cret-token";
+	path = kf_discovery_cache_path(&cfg);
+	assert_non_null(path);
+	assert_true(kf_str_startswith(path, dir));
+	cfg.ca = "OTHER-CA";
+	cfg.ca_len = 8;
+	path2 = kf_discovery_cache_path(&cfg);
+	assert_string_not_equal(path, path2); /* a recreated cluster: another file */
+	setenv("KFBOOT_NO_CACHE", "1", 1);
+	assert_null(kf_discovery_cache_path(&cfg));
+	unsetenv("KFBOOT_NO_CACHE");
+
+	kf_discovery_add(d, "", "v1", "ConfigMap", "configmaps", true);
+	kf_discovery_add(d, "kubeflow.org", "v1", "Profile", "profiles", false);
+	assert_int_equal(kf_discovery_cache_save(d, path, cfg.server, &err), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(kf_file_read(path, &text, &len, NULL), 0);
+	assert_null(strstr(text, "s3cret")); /* no credentials */
+	assert_null(strstr(text, "CA-PEM"));
+
+	/* Another server's file, or too old: not used. */
+	assert_int_equal(kf_discovery_cache_load(e, path, "https://10.0.0.2:6443", 0), -1);
+	assert_int_equal(kf_discovery_count(e), 0);
+	assert_false(kf_discovery_cached(e));
+	utime(path, &(struct utimbuf){ .actime = time(NULL) - 7 * 3600, .modtime = time(NULL) - 7 * 3600 });
+	assert_int_equal(kf_discovery_cache_load(e, path, cfg.server, 6 * 3600), -1);
+	assert_int_equal(kf_discovery_cache_load(e, path, cfg.server, 0), 0);
+	assert_true(kf_discovery_cached(e));
+	assert_int_equal(kf_discovery_count(e), 2);
+	r = kf_discovery_find(e, "kubeflow.org", "v1", "Profile");
+	assert_non_null(r);
+	assert_string_equal(r->resource, "profiles");
+	assert_false(r->namespaced);
+	assert_true(kf_discovery_find(e, "", "v1", "ConfigMap")->namespaced);
+	kf_discovery_free(e);
+
+	/* A damaged file is ignored. */
+	assert_int_equal(kf_file_write_atomic(path, damaged, strlen(damaged), 0600, NULL), 0);
+	e = kf_discovery_new();
+	assert_int_equal(kf_discovery_cache_load(e, path, cfg.server, 0), -1);
+	assert_int_equal(kf_discovery_count(e), 0);
+
+	kf_discovery_free(e);
+	kf_discovery_free(d);
+	free(text);
+	free(path);
+	free(path2);
+	cmd = kf_xasprintf("rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	unsetenv("XDG_CACHE_HOME");
+}
+
+/* The hash is SHA-256 of exactly what json_dumps(sorted, compact) writes
+ * (hashes recorded on live objects by earlier versions stay valid). */
+static void test_kube_hash__canonical_form_matches_jansson(void **state)
+{
+	static const char *const docs[] = {
+		"{\"z\":1,\"a\":{\"y\":[3,-2,{\"b\":null,\"a\":true}],\"x\":false},\"m\":[],\"e\":{}}",
+		"{\"s\":\"q\\\"b\\\\s/\\n\\t\\r\\b\\f\\u0001\\u001f\\u007f caf\\u00e9 \\u2028 \\ud83d\\ude00\"}",
+		"{\"r\":[1.5,1e100,-0.25,3.0],\"i\":9223372036854775807,\"n\":-9223372036854775807}",
+		"{\"k\\\"ey\\n\":\"v\",\"K\":\"\",\"\":\"empty key\",\"\\u00e9\":1,\"e\":2}",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+		struct kf_obj o = { 0 };
+		json_error_t je;
+		char want[65], *s;
+
+		o.obj = json_loads(docs[i], 0, &je);
+		if (!o.obj)
+			fail_msg("doc %zu: %s", i, je.text);
+		s = json_dumps(o.obj, JSON_SORT_KEYS | JSON_COMPACT | JSON_ENCODE_ANY);
+		kf_sha256_hex(s, strlen(s), want);
+		kf_obj_hash(&o);
+		if (strcmp(want, o.hash))
+			fail_msg("doc %zu: canonical form differs from %s", i, s);
+		free(s);
+		json_decref(o.obj);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -673,6 +782,8 @@ int main(void)
 		cmocka_unit_test(test_kube_unchanged__status_writes_do_not_count),
 		cmocka_unit_test(test_kube_health__rules_by_kind),
 		cmocka_unit_test(test_kube_rest__paths),
+		cmocka_unit_test(test_kube_discovery__disk_cache),
+		cmocka_unit_test(test_kube_hash__canonical_form_matches_jansson),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
