@@ -155,3 +155,21 @@ prov_ignore_opts() {
 	*) echo "--ignore-preflight cgroups" ;;
 	esac
 }
+
+# prov_test_harness: for a test script whose scratch directory is $T: stop
+# the nodes and remove $T on exit; fail() prints the last lines of $T/out and
+# $T/err; step() announces a step.
+prov_test_harness() {
+	# shellcheck disable=SC2329 # called through the trap
+	cleanup() {
+		prov_nodes_down "$T"
+		rm -rf "$T"
+	}
+	trap cleanup EXIT
+}
+fail() {
+	echo "FAIL: $*" >&2
+	for f in "$T"/out "$T"/err; do [ -s "$f" ] && { echo "--- $f" >&2; tail -n 40 "$f" >&2; }; done
+	exit 1
+}
+step() { echo "--- $*"; }

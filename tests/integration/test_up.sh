@@ -26,17 +26,7 @@ set -euo pipefail
 prov_need_root
 
 T=$(mktemp -d /tmp/kfboot-test-up.XXXXXX)
-cleanup() {
-	prov_nodes_down "$T"
-	rm -rf "$T"
-}
-trap cleanup EXIT
-fail() {
-	echo "FAIL: $*" >&2
-	for f in "$T"/out "$T"/err; do [ -s "$f" ] && { echo "--- $f" >&2; tail -n 40 "$f" >&2; }; done
-	exit 1
-}
-step() { echo "--- $*"; }
+prov_test_harness
 
 prov_nodes_up 5 "$T"
 prov_bundle "$T/bundle"

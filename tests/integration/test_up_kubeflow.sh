@@ -28,17 +28,7 @@ SRC=$KF_SHARED_DIR/data/kubeflow-manifests
 # shellcheck disable=SC2016 # a literal bcrypt hash
 DEFAULT_HASH='$2y$12$4K/VkmDd1q1Orb3xAt82zu8gk7Ad6ReFR4LCP9UeYE90NLiN9Df72'
 T=$(mktemp -d /tmp/kfboot-test-upkf.XXXXXX)
-cleanup() {
-	prov_nodes_down "$T"
-	rm -rf "$T"
-}
-trap cleanup EXIT
-fail() {
-	echo "FAIL: $*" >&2
-	for f in "$T"/out "$T"/err; do [ -s "$f" ] && { echo "--- $f" >&2; tail -n 40 "$f" >&2; }; done
-	exit 1
-}
-step() { echo "--- $*"; }
+prov_test_harness
 [ -f "$SRC/pipelines.yaml" ] || fail "no rendered manifests in $SRC"
 
 export HOME=$T/home XDG_STATE_HOME=$T/xdg-state XDG_CACHE_HOME=$T/xdg-cache
