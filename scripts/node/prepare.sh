@@ -23,6 +23,9 @@ changed=0
 
 log() { printf 'kfboot: %s\n' "$*"; }
 die() { printf 'prepare.sh: %s\n' "$*" >&2; exit 1; }
+# Wait for dpkg's lock instead of failing: an earlier run that was
+# interrupted (kfboot killed, connection lost) may still be installing.
+apt_get() { apt-get -o DPkg::Lock::Timeout=600 "$@"; }
 
 [ "$(id -u)" = 0 ] || die "must run as root (use sudo)"
 export DEBIAN_FRONTEND=noninteractive
@@ -78,21 +81,21 @@ if ! have_k8s || ! command -v containerd >/dev/null 2>&1; then
 		[ -e "$1" ] || die "no .deb files in $KF_BUNDLE_DIR"
 		# apt-get (not dpkg -i) orders the local packages by their dependencies;
 		# nothing is fetched when the bundle is complete.
-		apt-get install -y -q --no-install-recommends --allow-downgrades --allow-change-held-packages \
+		apt_get install -y -q --no-install-recommends --allow-downgrades --allow-change-held-packages \
 			"$@" </dev/null >/dev/null || die "installing the offline bundle $KF_BUNDLE_DIR failed"
 	else
 		minor=$(printf '%s' "$KF_K8S_VERSION" | cut -d. -f1,2)
 		log "installing kubelet/kubeadm/kubectl $KF_K8S_VERSION from pkgs.k8s.io (v$minor)"
-		apt-get update -q </dev/null >/dev/null
-		apt-get install -y -q --no-install-recommends ca-certificates curl gpg </dev/null >/dev/null
+		apt_get update -q </dev/null >/dev/null
+		apt_get install -y -q --no-install-recommends ca-certificates curl gpg </dev/null >/dev/null
 		mkdir -p /etc/apt/keyrings && chmod 755 /etc/apt/keyrings
 		curl -fsSL "https://pkgs.k8s.io/core:/stable:/v$minor/deb/Release.key" |
 			gpg --dearmor --batch --yes -o /etc/apt/keyrings/kubernetes-apt-keyring.gpg
 		echo "deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] https://pkgs.k8s.io/core:/stable:/v$minor/deb/ /" \
 			>/etc/apt/sources.list.d/kubernetes.list
-		apt-get update -q </dev/null >/dev/null
+		apt_get update -q </dev/null >/dev/null
 		apt-mark unhold kubelet kubeadm kubectl </dev/null >/dev/null 2>&1 || true
-		apt-get install -y -q --allow-downgrades --allow-change-held-packages --no-install-recommends containerd \
+		apt_get install -y -q --allow-downgrades --allow-change-held-packages --no-install-recommends containerd \
 			"kubelet=$KF_K8S_VERSION-*" "kubeadm=$KF_K8S_VERSION-*" "kubectl=$KF_K8S_VERSION-*" </dev/null >/dev/null
 	fi
 	apt-mark hold kubelet kubeadm kubectl </dev/null >/dev/null 2>&1 || true

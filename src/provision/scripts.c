@@ -8,9 +8,8 @@
  * KFBOOT_SCRIPTS_DIR (or kf_prov_opts.scripts_dir via kf_scripts_set_dir)
  * points at a directory to read them from instead, for development.
  *
- * Note for developers: the assembler includes the files (.incbin), so the
- * build does not track them as dependencies; after editing a script,
- * touch this file (or set KFBOOT_SCRIPTS_DIR).
+ * The assembler includes the files (.incbin); CMakeLists.txt lists them as
+ * this file's OBJECT_DEPENDS so that editing a script rebuilds it.
  */
 #include <stdlib.h>
 #include <string.h>
