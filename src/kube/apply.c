@@ -356,7 +356,7 @@ static int list_all(struct run *r, bool metadata_only, struct kf_err **err)
 	struct kf_kube_req **qp = kf_xcalloc(r->nlists + 1, sizeof(*qp));
 	char *sel = kf_label_selector(KF_APPLYSET_PART_OF, r->id);
 	char **cont = kf_xcalloc(r->nlists + 1, sizeof(*cont));
-	size_t todo, pages = 0;
+	size_t pending, pages = 0;
 	int rc = 0;
 
 	for (size_t i = 0; i < r->nlists; i++) {
@@ -370,7 +370,7 @@ static int list_all(struct run *r, bool metadata_only, struct kf_err **err)
 	do {
 		size_t nq = 0;
 
-		todo = 0;
+		pending = 0;
 		for (size_t i = 0; i < r->nlists; i++) {
 			char *coll, *esc;
 
@@ -414,15 +414,15 @@ static int list_all(struct run *r, bool metadata_only, struct kf_err **err)
 			if (c && *c) {
 				free(cont[i]);
 				cont[i] = kf_xstrdup(c);
-				todo++;
+				pending++;
 			}
 			json_decref(body);
 		}
 		for (size_t j = 0; j < nq; j++)
 			kf_kube_req_release(&q[j]);
-		if (todo && ++pages > 1000)
+		if (pending && ++pages > 1000)
 			rc = kf_err_set(err, KF_ETOOBIG, "more than 1000 pages of inventory members");
-	} while (!rc && todo);
+	} while (!rc && pending);
 	for (size_t i = 0; i < r->nlists; i++)
 		free(cont[i]);
 	free(cont);
@@ -673,24 +673,24 @@ static int apply_until(struct run *r, struct kf_obj **objs, size_t n, bool defer
 		       const char *phase, struct kf_err **err)
 {
 	struct kf_backoff bo = KF_BACKOFF_INIT(0.5, 10.0);
-	struct kf_obj **todo = kf_xcalloc(n + 1, sizeof(*todo));
+	struct kf_obj **pending = kf_xcalloc(n + 1, sizeof(*pending));
 	size_t nt = n;
 	unsigned rounds = 0;
 	int rc = 0;
 
-	memcpy(todo, objs, n * sizeof(*todo));
+	memcpy(pending, objs, n * sizeof(*pending));
 	while (nt) {
 		size_t keep = 0, done = 0;
 
-		rc = apply_batch(r, todo, nt, err);
+		rc = apply_batch(r, pending, nt, err);
 		if (rc)
 			break;
 		for (size_t i = 0; i < nt; i++) {
-			if (todo[i]->state != KF_OBJ_RETRY)
+			if (pending[i]->state != KF_OBJ_RETRY)
 				continue;
-			if (defer_webhooks && is_webhook_why(todo[i]->why))
+			if (defer_webhooks && is_webhook_why(pending[i]->why))
 				continue;
-			todo[keep++] = todo[i];
+			pending[keep++] = pending[i];
 		}
 		for (size_t i = 0; i < n; i++)
 			done += objs[i]->state == KF_OBJ_APPLIED || objs[i]->state == KF_OBJ_UNCHANGED;
@@ -699,7 +699,7 @@ static int apply_until(struct run *r, struct kf_obj **objs, size_t n, bool defer
 			break;
 		{
 			double delay = kf_backoff_next(&bo);
-			char *detail = kf_xasprintf("%zu to retry (%s)", nt, todo[0]->why ? todo[0]->why : "transient");
+			char *detail = kf_xasprintf("%zu to retry (%s)", nt, pending[0]->why ? pending[0]->why : "transient");
 
 			if (delay < 0.2)
 				delay = 0.2;
@@ -711,10 +711,10 @@ static int apply_until(struct run *r, struct kf_obj **objs, size_t n, bool defer
 				size_t k2 = 0;
 
 				for (size_t i = 0; i < nt; i++) {
-					if (is_webhook_why(todo[i]->why))
-						todo[k2++] = todo[i];
+					if (is_webhook_why(pending[i]->why))
+						pending[k2++] = pending[i];
 					else
-						todo[i]->state = KF_OBJ_FAILED;
+						pending[i]->state = KF_OBJ_FAILED;
 				}
 				nt = k2;
 				if (!nt)
@@ -722,7 +722,7 @@ static int apply_until(struct run *r, struct kf_obj **objs, size_t n, bool defer
 			}
 			if (kf_now() + delay > r->deadline) {
 				for (size_t i = 0; i < nt; i++)
-					todo[i]->state = KF_OBJ_FAILED;
+					pending[i]->state = KF_OBJ_FAILED;
 				break;
 			}
 			kf_sleep(delay);
@@ -732,7 +732,7 @@ static int apply_until(struct run *r, struct kf_obj **objs, size_t n, bool defer
 			}
 		}
 	}
-	free(todo);
+	free(pending);
 	return rc;
 }
 

@@ -29,18 +29,10 @@ DEPLOY_DELAY=${DEPLOY_DELAY:-3}
 MANIFESTS=${MANIFESTS:-$KF_SHARED_DIR/data/kubeflow-manifests/full-example.yaml}
 TCK=$(getconf CLK_TCK)
 
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-fail() { echo "bench_apply: $*" >&2; exit 1; }
 # shellcheck source=tests/kubesim/lib.sh
 . "$KF_SOURCE_DIR/tests/kubesim/lib.sh"
+
+fail() { echo "bench_apply: $*" >&2; exit 1; }
 now() { date +%s.%N; }
 cpu() { awk -v t="$TCK" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$SIMPID/stat"; }
 requests() { curl -sf "$CTL/kubesim/stats" | jq -r .total; }

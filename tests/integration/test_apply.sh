@@ -28,22 +28,14 @@ SIM=$KF_SOURCE_DIR/tests/kubesim/kubesim.py
 [[ -f $MANIFESTS ]] || { echo "SKIP: $MANIFESTS not found"; exit 77; }
 [[ -f $SIM ]] || { echo "SKIP: kubesim not found"; exit 77; }
 
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+# shellcheck source=tests/kubesim/lib.sh
+. "$KF_SOURCE_DIR/tests/kubesim/lib.sh"
 export XDG_CACHE_HOME=$tmp/cache
 unset KFBOOT_NO_CACHE
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 step() { echo "--- $*"; }
 
-# shellcheck source=tests/kubesim/lib.sh
-. "$KF_SOURCE_DIR/tests/kubesim/lib.sh"
 
 kf() { "$KFBOOT" "$@" --kubeconfig "$KC"; }
 

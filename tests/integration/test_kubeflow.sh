@@ -29,22 +29,14 @@ FIX=$KF_SOURCE_DIR/tests/data/kubeflow/upstream-fixture
 [[ -f $SRC/full-example.yaml ]] || { echo "SKIP: $SRC not found"; exit 77; }
 [[ -f $SIM ]] || { echo "SKIP: kubesim not found"; exit 77; }
 
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+# shellcheck source=tests/kubesim/lib.sh
+. "$KF_SOURCE_DIR/tests/kubesim/lib.sh"
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 step() { echo "--- $*"; }
 export HOME=$tmp/home XDG_STATE_HOME=$tmp/xdg-state XDG_CACHE_HOME=$tmp/xdg-cache
 mkdir -p "$HOME"
 
-# shellcheck source=tests/kubesim/lib.sh
-. "$KF_SOURCE_DIR/tests/kubesim/lib.sh"
 k() { kubectl --kubeconfig "$KC" --cache-dir "$tmp/kcache" "$@"; }
 kfi() { "$KFBOOT" kubeflow install --kubeconfig "$KC" "$@"; }
 

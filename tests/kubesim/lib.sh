@@ -1,12 +1,22 @@
 # lib.sh - shell helpers for tests and benchmarks that run kubesim.
-# Source it after setting: KF_SOURCE_DIR, tmp (a scratch directory), and
-# pids=() (background processes to kill on exit); fail() must exist.
+# Source it after setting KF_SOURCE_DIR. Sourcing makes a scratch directory
+# $tmp and a list pids=() of background processes; both are cleaned up on
+# exit. fail() must exist before start_sim is called.
 #
 #   kubesim_certs                 make the throwaway CA and certificates in $tmp/certs
 #   start_sim NAME [ARGS...]      start a simulator; sets KC (kubeconfig),
 #                                 CTL (control URL) and SIMPID
 #   stats / reset_stats / writes  the simulator's request counters
 # shellcheck shell=bash disable=SC2154
+
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
 
 KUBESIM_PY=${KUBESIM_PY:-/usr/bin/python3}
 KUBESIM=$KF_SOURCE_DIR/tests/kubesim/kubesim.py
