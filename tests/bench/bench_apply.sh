@@ -14,19 +14,19 @@
 # ratios (the no-op is the median of NOOP_RUNS runs, default 5), and the
 # client's own CPU time. A benchmark, not a test: it never fails on timing.
 #
-# Env: KFBOOT (binary), KF_SOURCE_DIR, KF_SHARED_DIR; RETRY_SLEEP (default
+# Env: KFBOOT (binary), KF_SOURCE_DIR, KF_DATA_DIR; RETRY_SLEEP (default
 # 20, upstream's); CRD_DELAY (2), DEPLOY_DELAY (3).
 set -euo pipefail
 
 KF_SOURCE_DIR=${KF_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-KF_SHARED_DIR=${KF_SHARED_DIR:-$KF_SOURCE_DIR/../shared}
+KF_DATA_DIR=${KF_DATA_DIR:-$KF_SOURCE_DIR/build/testdata}
 KFBOOT=${KFBOOT:-$KF_SOURCE_DIR/build/kfboot}
 KUBECTL=${KUBECTL:-kubectl}
 RETRY_SLEEP=${RETRY_SLEEP:-20}
 NOOP_RUNS=${NOOP_RUNS:-5}
 CRD_DELAY=${CRD_DELAY:-2}
 DEPLOY_DELAY=${DEPLOY_DELAY:-3}
-MANIFESTS=${MANIFESTS:-$KF_SHARED_DIR/data/kubeflow-manifests/full-example.yaml}
+MANIFESTS=${MANIFESTS:-$KF_DATA_DIR/kubeflow-manifests/full-example.yaml}
 TCK=$(getconf CLK_TCK)
 
 # shellcheck source=tests/kubesim/lib.sh

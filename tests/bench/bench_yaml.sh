@@ -17,5 +17,5 @@ if [ ! -x "$tool" ]; then
 	echo "  cmake --build $build --target bench_yaml" >&2
 	exit 1
 fi
-export KF_SHARED_DIR=${KF_SHARED_DIR:-$here/../shared}
+export KF_DATA_DIR=${KF_DATA_DIR:-$build/testdata}
 "$tool" "$@"

@@ -16,14 +16,14 @@
 # Discovery is cached on disk (in $tmp here): the no-op re-apply sends no
 # discovery requests; KFBOOT_NO_CACHE=1 does; a cache naming a kind the
 # server no longer serves cannot make kfboot write anything.
-# Env: KFBOOT, KF_SOURCE_DIR, KF_SHARED_DIR (set by CTest). No network.
+# Env: KFBOOT, KF_SOURCE_DIR, KF_DATA_DIR (set by CTest). No network.
 set -euo pipefail
 
 : "${KFBOOT:?set KFBOOT to the kfboot binary}"
 : "${KF_SOURCE_DIR:?}"
-KF_SHARED_DIR=${KF_SHARED_DIR:-$KF_SOURCE_DIR/../shared}
+KF_DATA_DIR=${KF_DATA_DIR:-${KF_BUILD_DIR:-$KF_SOURCE_DIR/build}/testdata}
 PY=/usr/bin/python3
-MANIFESTS=$KF_SHARED_DIR/data/kubeflow-manifests/full-example.yaml
+MANIFESTS=$KF_DATA_DIR/kubeflow-manifests/full-example.yaml
 SIM=$KF_SOURCE_DIR/tests/kubesim/kubesim.py
 [[ -f $MANIFESTS ]] || { echo "SKIP: $MANIFESTS not found"; exit 77; }
 [[ -f $SIM ]] || { echo "SKIP: kubesim not found"; exit 77; }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test_kubeflow.sh - `kfboot kubeflow install` against the kubesim API server
 # simulator (TLS, client certificates) with the rendered Kubeflow 26.03
-# manifests (../shared/data/kubeflow-manifests, used by path):
+# manifests (tests/data/upstream, unpacked into $KF_DATA_DIR):
 #   1. the default selection (= upstream's example, 27 components, 675
 #      objects) installs in ONE invocation, component by component;
 #   2. a second install sends no writes;
@@ -16,14 +16,14 @@
 #      network here) with a tiny kustomization, cloned with libgit2 at a tag
 #      and rendered with kustomize / kubectl kustomize, then installed;
 #   9. with injected faults (429/500/dropped connections) an install succeeds.
-# Env: KFBOOT, KF_SOURCE_DIR, KF_SHARED_DIR (set by CTest). No network.
+# Env: KFBOOT, KF_SOURCE_DIR, KF_DATA_DIR (set by CTest). No network.
 set -euo pipefail
 
 : "${KFBOOT:?set KFBOOT to the kfboot binary}"
 : "${KF_SOURCE_DIR:?}"
-KF_SHARED_DIR=${KF_SHARED_DIR:-$KF_SOURCE_DIR/../shared}
+KF_DATA_DIR=${KF_DATA_DIR:-${KF_BUILD_DIR:-$KF_SOURCE_DIR/build}/testdata}
 PY=/usr/bin/python3
-SRC=$KF_SHARED_DIR/data/kubeflow-manifests
+SRC=$KF_DATA_DIR/kubeflow-manifests
 SIM=$KF_SOURCE_DIR/tests/kubesim/kubesim.py
 FIX=$KF_SOURCE_DIR/tests/data/kubeflow/upstream-fixture
 [[ -f $SRC/full-example.yaml ]] || { echo "SKIP: $SRC not found"; exit 77; }

@@ -6,7 +6,7 @@
 set -euo pipefail
 
 SRC=${KF_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-SHARED=${KF_SHARED_DIR:-$SRC/../shared}
+DATA=${KF_DATA_DIR:-${KF_BUILD_DIR:-$SRC/build}/testdata}
 SIM=$SRC/tests/kubesim/kubesim.py
 PY=${PYTHON:-python3}
 KUBECTL_BIN=${KUBECTL:-kubectl}
@@ -434,7 +434,7 @@ check "default namespace protected" contains "$out" 'namespaces "default" is for
 stop_sim
 
 # ------------------------------------------------------------------ part 2: Kubeflow example
-FULL=$SHARED/data/kubeflow-manifests/full-example.yaml
+FULL=$DATA/kubeflow-manifests/full-example.yaml
 if [[ -f "$FULL" ]]; then
   start_sim
   t0=$(date +%s.%N)

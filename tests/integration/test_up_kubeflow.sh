@@ -4,7 +4,7 @@
 # `kubeadm init` starts the kubesim simulator as the control plane's API
 # server (asked for by the file "kubesim" in the nodes' shared cluster
 # directory), and a profile with spec.kubeflow.components: [pipelines] from
-# the rendered manifests in $KF_SHARED_DIR/data/kubeflow-manifests.
+# the rendered manifests in $KF_DATA_DIR/kubeflow-manifests.
 #
 #  1. plan shows "install Kubeflow": the install order with dependencies,
 #     where the manifests come from, the credentials (no values)
@@ -19,12 +19,12 @@
 # No network. Needs root (network namespaces); skipped otherwise.
 set -euo pipefail
 : "${KFBOOT:?}" "${KF_SOURCE_DIR:?}"
-KF_SHARED_DIR=${KF_SHARED_DIR:-$KF_SOURCE_DIR/../shared}
+KF_DATA_DIR=${KF_DATA_DIR:-${KF_BUILD_DIR:-$KF_SOURCE_DIR/build}/testdata}
 # shellcheck source-path=SCRIPTDIR source=prov-lib.sh
 . "$KF_SOURCE_DIR/tests/integration/prov-lib.sh"
 prov_need_root
 
-SRC=$KF_SHARED_DIR/data/kubeflow-manifests
+SRC=$KF_DATA_DIR/kubeflow-manifests
 # shellcheck disable=SC2016 # a literal bcrypt hash
 DEFAULT_HASH='$2y$12$4K/VkmDd1q1Orb3xAt82zu8gk7Ad6ReFR4LCP9UeYE90NLiN9Df72'
 T=$(mktemp -d /tmp/kfboot-test-upkf.XXXXXX)

@@ -10,11 +10,11 @@
 # k8s-tricky.yaml the go-yaml-v2 mode agrees with kfboot and plain YAML 1.1
 # does not (y/n are booleans for Kubernetes, 1e3 a float, ...).
 #
-# Env (set by ctest): KF_SOURCE_DIR, KF_SHARED_DIR, KF_BUILD_DIR.
+# Env (set by ctest): KF_SOURCE_DIR, KF_DATA_DIR, KF_BUILD_DIR.
 set -euo pipefail
 
 src=${KF_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-shared=${KF_SHARED_DIR:-$src/../shared}
+data=${KF_DATA_DIR:-${KF_BUILD_DIR:-$src/build}/testdata}
 build=${KF_BUILD_DIR:-$src/build}
 tool=$build/tests/yaml2json
 py=/usr/bin/python3
@@ -25,7 +25,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 [ -x "$tool" ] || fail "$tool not built (cmake --build $build --target yaml2json)"
 "$py" -c 'import yaml' 2>/dev/null || fail "$py cannot import yaml (apt-get install python3-yaml)"
 
-manifests=$shared/data/kubeflow-manifests
+manifests=$data/kubeflow-manifests
 [ -f "$manifests/full-example.yaml" ] || fail "$manifests/full-example.yaml missing"
 
 # 1. The comparison can tell Kubernetes' rules from YAML 1.1.
@@ -39,7 +39,7 @@ grep -q 'FAIL .*k8s-tricky.yaml: \[yaml11\] document 0 (ConfigMap/tricky): \$.da
 	fail "unexpected yaml11 difference report: $out"
 
 # 2. Every manifest, document by document, in both modes.
-mapfile -t files < <(find "$manifests" -name '*.yaml' | sort; ls "$shared"/data/kfp-api/*.yaml)
+mapfile -t files < <(find "$manifests" -name '*.yaml' | sort; ls "$data"/kfp-api/*.yaml)
 [ "${#files[@]}" -ge 30 ] || fail "expected 30+ YAML files, found ${#files[@]}"
 out=$("$py" "$cmp" --tool "$tool" "${files[@]}") || { echo "$out"; fail "documents differ"; }
 echo "$out" | tail -n 1

@@ -10,7 +10,7 @@
  * and prints MB/s of each and the ratio load/raw (the goal is <= 2).
  *
  * Usage: bench_yaml [FILE] [RUNS]
- *   FILE defaults to $KF_SHARED_DIR or ../shared, data/kubeflow-manifests/
+ *   FILE defaults to $KF_DATA_DIR (the build tree's testdata/), kubeflow-manifests/
  *   full-example.yaml; RUNS defaults to 7.
  */
 #include <stdio.h>
@@ -56,10 +56,10 @@ static long raw_parse(const char *data, size_t len)
 
 int main(int argc, char **argv)
 {
-	const char *shared = getenv("KF_SHARED_DIR");
+	const char *datadir = getenv("KF_DATA_DIR");
 	char *path = argc > 1 ? kf_xstrdup(argv[1])
-			      : kf_xasprintf("%s/data/kubeflow-manifests/full-example.yaml",
-					     shared ? shared : KF_SOURCE_DIR "/../shared");
+			      : kf_xasprintf("%s/kubeflow-manifests/full-example.yaml",
+					     datadir ? datadir : KF_TEST_DATA_DIR);
 	int runs = argc > 2 ? atoi(argv[2]) : 7;
 	double best_raw = 1e9, best_load = 1e9, best_free = 1e9, best_emit = 1e9;
 	struct kf_err *err = NULL;

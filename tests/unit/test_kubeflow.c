@@ -2,7 +2,7 @@
  * test_kubeflow.c - unit tests for src/kubeflow: the shipped catalog loads
  * and its defaults expand to exactly upstream's example (object by object,
  * by apiVersion/kind/namespace/name, against the rendered 26.03 files in
- * ../shared/data/kubeflow-manifests); catalog errors carry file:line:col;
+ * tests/data/upstream, unpacked into the build tree); catalog errors carry file:line:col;
  * resolution is a stable dependency order, names cycles and suggests names;
  * default credentials are replaced everywhere and consistently; bcrypt.
  */
@@ -28,9 +28,9 @@ static char *data_path(const char *name)
 
 static char *manifests_path(const char *name)
 {
-	const char *shared = getenv("KF_SHARED_DIR");
+	const char *data = getenv("KF_DATA_DIR");
 
-	return kf_xasprintf("%s/data/kubeflow-manifests/%s", shared ? shared : KF_SOURCE_DIR "/../shared", name);
+	return kf_xasprintf("%s/kubeflow-manifests/%s", data ? data : KF_TEST_DATA_DIR, name);
 }
 
 static bool have_manifests(void)

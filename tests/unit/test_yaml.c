@@ -762,8 +762,8 @@ static void test_yaml_emit__long_key_uses_explicit_form(void **state)
 
 static void test_yaml_emit__full_example_round_trips(void **state)
 {
-	char *path = kf_xasprintf("%s/../shared/data/kubeflow-manifests/full-example.yaml",
-				  KF_SOURCE_DIR);
+	char *path = kf_xasprintf("%s/kubeflow-manifests/full-example.yaml",
+				  getenv("KF_DATA_DIR") ? getenv("KF_DATA_DIR") : KF_TEST_DATA_DIR);
 	struct kf_yaml_docs *d = NULL, *d2 = NULL;
 	struct kf_buf b = KF_BUF_INIT;
 	struct kf_err *err = NULL;
