@@ -546,8 +546,11 @@ static struct xfer *xfer_start(struct kf_kube *k, struct kf_kube_req *r)
 			curl_easy_setopt(e, CURLOPT_CAPATH, d && *d ? d : NULL);
 		}
 	}
-	if (c->proxy_url)
+	if (c->proxy_url) {
+		/* proxy-url is for this cluster whatever NO_PROXY says. */
 		curl_easy_setopt(e, CURLOPT_PROXY, c->proxy_url);
+		curl_easy_setopt(e, CURLOPT_NOPROXY, "");
+	}
 	if (c->cert && c->key) {
 		struct curl_blob cb = { c->cert, c->cert_len, CURL_BLOB_NOCOPY };
 		struct curl_blob kb = { c->key, c->key_len, CURL_BLOB_NOCOPY };
