@@ -852,7 +852,8 @@ int kf_kube_run(struct kf_kube *k, struct kf_kube_req **reqs, size_t n,
 				if (!r->err)
 					kf_err_set(&r->err, KF_ETIMEOUT, "%s %s: %ld from %s; %s %.0fs would pass the deadline (--timeout)",
 						   r->method, r->path, r->status, k->shown,
-						   x->retry_after > 0 ? "the server asks to retry after" : "retrying after", delay);
+						   x->retry_after > 0 ? "the server asks to retry after" : "retrying after",
+						   x->retry_after > 0 ? x->retry_after : delay);
 			}
 			if (retry) {
 				k->stats.retries++;

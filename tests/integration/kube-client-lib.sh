@@ -90,12 +90,12 @@ cm_yaml() {
 
 # run_timed VAR_RC VAR_SECS cmd...: output in $tmp/out
 run_timed() {
-	local t0 t1 rc=0
-	t0=$(date +%s.%N)
-	"${@:3}" >"$tmp/out" 2>&1 || rc=$?
-	t1=$(date +%s.%N)
-	printf -v "$1" '%s' "$rc"
-	printf -v "$2" '%s' "$(echo "$t1 - $t0" | bc)"
+	local _t0 _t1 _rc=0
+	_t0=$(date +%s.%N)
+	"${@:3}" >"$tmp/out" 2>&1 </dev/null || _rc=$?
+	_t1=$(date +%s.%N)
+	printf -v "$1" '%s' "$_rc"
+	printf -v "$2" '%s' "$(echo "$_t1 - $_t0" | bc)"
 }
 # lt A B: A < B (decimals)
 lt() { [[ $(echo "$1 < $2" | bc) == 1 ]]; }
