@@ -5,10 +5,11 @@
 # client certificate arrived, and the Impersonate-* headers).
 #
 # Item 1, CA trust. The "system store" is simulated without touching the
-# machine's: in a private mount namespace (unshare -m) a bundle holding
-# only an "evil" CA is bind-mounted over /etc/ssl/certs/ca-certificates.crt,
-# the file libcurl reads by default; the mount disappears with the
-# namespace. A control run with a kubeconfig without a CA shows that this
+# machine's: in a private mount namespace (unshare -m) a directory holding
+# only an "evil" CA, both as the bundle ca-certificates.crt and under its
+# OpenSSL subject hash (<hash>.0), is bind-mounted over /etc/ssl/certs,
+# which is libcurl's default CA bundle (CURLOPT_CAINFO) and CA directory
+# (CURLOPT_CAPATH) on Debian; the mount disappears with the namespace. A control run with a kubeconfig without a CA shows that this
 # store is in effect (the evil server is trusted); a kubeconfig naming the
 # "good" CA must then be refused by the evil server's certificate, before
 # any token or client certificate is sent. Without the fix libcurl loads
@@ -26,11 +27,14 @@ mkcert good goodca server
 mkcert client goodca client
 cm_yaml
 TOKEN=kf-test-token-5f2c9a7e1d
+mkdir "$tmp/store"
+cp "$tmp/evilca.crt" "$tmp/store/ca-certificates.crt"
+cp "$tmp/evilca.crt" "$tmp/store/$(openssl x509 -hash -noout -in "$tmp/evilca.crt").0"
 in_store() { # run a command with the simulated system store
 	unshare -m --propagation private bash -c \
-		'mount --bind "$1" /etc/ssl/certs/ca-certificates.crt && shift && exec "$@"' _ "$tmp/evilca.crt" "$@"
+		'mount --bind "$1" /etc/ssl/certs && shift && exec "$@"' _ "$tmp/store" "$@"
 }
-unshare -m --propagation private bash -c "mount --bind '$tmp/evilca.crt' /etc/ssl/certs/ca-certificates.crt" 2>/dev/null ||
+[[ -d /etc/ssl/certs ]] && unshare -m --propagation private bash -c "mount --bind '$tmp/store' /etc/ssl/certs" 2>/dev/null ||
 	{ echo "SKIP: cannot bind-mount in a private mount namespace (needs root/CAP_SYS_ADMIN)"; exit 77; }
 
 start_fake evil evil normal --client-ca "$tmp/goodca.crt"
