@@ -53,6 +53,7 @@ struct kf_kube {
 	struct curl_slist *imp_hdrs; /* Impersonate-* headers */
 	char *shown;                 /* the server URL for messages (no userinfo) */
 	bool exec_have;              /* a credential from the exec plugin is held */
+	bool exec_stale;             /* a 401: run the plugin again when idle */
 	double exec_expires;         /* its expiry (kf_now() time), 0 = none */
 };
 
@@ -714,6 +715,7 @@ struct slot {
 	struct kf_backoff bo;
 	struct xfer *x;    /* while active */
 	bool active, done;
+	bool reauthed;     /* a 401 already made us re-run the exec plugin */
 };
 
 int kf_kube_run(struct kf_kube *k, struct kf_kube_req **reqs, size_t n,
@@ -764,8 +766,18 @@ int kf_kube_run(struct kf_kube *k, struct kf_kube_req **reqs, size_t n,
 		}
 		if (k->opts.deadline > 0 && wait_until > k->opts.deadline)
 			wait_until = k->opts.deadline;
+		/* The server refused the plugin's credential: once nothing is in
+		 * flight (transfers borrow the certificate), ask for a new one,
+		 * as client-go does. */
+		if (k->exec_stale && !active) {
+			k->exec_stale = false;
+			k->exec_have = false;
+			rc = refresh_exec(k, err);
+			if (rc)
+				break;
+		}
 		/* Start what may start: in order, skipping ones backing off. */
-		for (size_t i = 0; i < n && active < limit; i++) {
+		for (size_t i = 0; i < n && active < limit && !k->exec_stale; i++) {
 			size_t j = (next + i) % n;
 
 			if (s[j].active || s[j].done)
@@ -833,12 +845,19 @@ int kf_kube_run(struct kf_kube *k, struct kf_kube_req **reqs, size_t n,
 				k->answered = true;
 				r->status = st;
 				retry = status_retriable(st, r);
+				if (st == 401 && k->cfg->exec && !sl->reauthed) {
+					sl->reauthed = true;
+					k->exec_stale = true;
+					retry = true;
+				}
 			}
 			kf_trace("kube", "%s %s -> %ld%s", r->method, r->path, r->status, retry ? " (will retry)" : "");
 			/* The server's Retry-After when it gave one (with a
 			 * little jitter), else exponential backoff. */
 			delay = kf_backoff_next(&sl->bo);
-			if (x->retry_after > 0)
+			if (r->status == 401)
+				delay = 0;
+			else if (x->retry_after > 0)
 				delay = x->retry_after * (1.0 + 0.1 * ((double)rand() / RAND_MAX));
 			/* Throttling (429) is the server asking us to wait: only the
 			 * window bounds it. Errors also have an attempt limit. */

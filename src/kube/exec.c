@@ -10,7 +10,8 @@
  * Its stderr passes through (plugins prompt and explain there); its stdout
  * (capped at 1 MiB) must be an ExecCredential of the same apiVersion whose
  * status holds a token or a client certificate and key, and optionally an
- * expirationTimestamp: the client caches the credential until then. A
+ * expirationTimestamp: the client caches the credential until then (and
+ * asks again, once, when the server answers 401 to it). A
  * plugin that does not finish by the deadline, or when the user presses
  * ^C, is killed. What it printed is never logged: it holds secrets.
  */

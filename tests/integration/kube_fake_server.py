@@ -21,7 +21,8 @@ chosen with --mode:
   crd-conflict      also serves apiextensions.k8s.io/v1; every CRD applied
                     is listed with NamesAccepted=False (ListKindConflict)
 
-With --proxy it is instead an HTTP CONNECT proxy that records each CONNECT
+With --accept-token T any request without "Authorization: Bearer T" gets
+401. With --proxy it is instead an HTTP CONNECT proxy that records each CONNECT
 target in --log and tunnels the bytes.
 """
 import argparse
@@ -97,6 +98,9 @@ class Handler(BaseHTTPRequestHandler):
                                   if k.lower().startswith("impersonate-")),
         })
         mode = srv.mode
+        if srv.accept_token and self.headers.get("Authorization") != "Bearer " + srv.accept_token:
+            self._send(401, status(401, "Unauthorized", "Unauthorized"))
+            return
         if mode == "hang":
             time.sleep(3600)
             return
@@ -238,6 +242,7 @@ def main():
     ap.add_argument("--log")
     ap.add_argument("--mode", default="normal")
     ap.add_argument("--proxy", action="store_true")
+    ap.add_argument("--accept-token", help="answer 401 to any other bearer token")
     a = ap.parse_args()
     if a.proxy:
         ls = socket.socket()
@@ -255,6 +260,7 @@ def main():
     srv.log = a.log
     srv.delayed = False
     srv.crds = {}
+    srv.accept_token = a.accept_token
     if a.mode != "plain":
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(a.cert, a.key)

@@ -150,6 +150,22 @@ jq -e '.kind == "ExecCredential" and .apiVersion == "client.authentication.k8s.i
 grep -q exec-token-3b9f8c21 "$tmp/out" "$tmp/err" && fail "exec plugin: the token was printed"
 pass "exec plugin: run once with KUBERNETES_EXEC_INFO and env, token used and cached"
 
+# A 401 for the plugin's token: the plugin is asked again (once), as client-go does.
+start_fake rot good normal --accept-token fresh-token-91c0d2e4
+cat >"$tmp/plugin-rot.sh" <<PLUG
+#!/bin/sh
+echo run >>"$tmp/rot.runs"
+if [ "\$(wc -l <"$tmp/rot.runs")" -gt 1 ]; then t=fresh-token-91c0d2e4; else t=revoked-token-0a7e33; fi
+printf '{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","status":{"token":"%s"}}\n' "\$t"
+PLUG
+chmod +x "$tmp/plugin-rot.sh"
+kubeconfig "$tmp/kc-rot" "https://127.0.0.1:$PORT_rot" "$CA" -- "exec:" "  apiVersion: client.authentication.k8s.io/v1beta1" \
+	"  command: $tmp/plugin-rot.sh"
+"$KFBOOT" apply --dry-run -f "$tmp/cm.yaml" --kubeconfig "$tmp/kc-rot" -q >"$tmp/out" 2>&1 </dev/null ||
+	fail "exec plugin after a 401: $(cat "$tmp/out")"
+[[ $(wc -l <"$tmp/rot.runs") == 2 ]] || fail "exec plugin after a 401: ran $(wc -l <"$tmp/rot.runs") times, expected 2"
+pass "a 401 for the plugin's credential runs the plugin again once"
+
 printf '#!/bin/sh\necho "no credentials, log in first" >&2\nexit 3\n' >"$tmp/plugin-bad.sh"
 chmod +x "$tmp/plugin-bad.sh"
 kubeconfig "$tmp/kc-exec-bad" "$GOOD" "$CA" -- "exec:" "  apiVersion: client.authentication.k8s.io/v1" \
