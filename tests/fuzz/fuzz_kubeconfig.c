@@ -27,6 +27,12 @@
 static char dir[64];
 static char path[96];
 
+static void remove_dir(void)
+{
+	unlink(path);
+	rmdir(dir);
+}
+
 static bool unsafe(const uint8_t *data, size_t size)
 {
 	static const char *const bad[] = { "/dev", "/proc", "/sys", "..", "/run", "/var" };
@@ -50,6 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!mkdtemp(dir))
 			abort();
 		snprintf(path, sizeof(path), "%s/config", dir);
+		atexit(remove_dir);
 		setenv("HOME", dir, 1);
 		unsetenv("KUBECONFIG");
 		unsetenv("KUBERNETES_SERVICE_HOST");
