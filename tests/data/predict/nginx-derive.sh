@@ -12,7 +12,7 @@ sed_bench=""
 if [ "$mode" = bench ]; then
 	sed_bench='
 /# kf-bench: rate/ s/rate=[0-9]*r\/s/rate=1000000r\/s/
-/# kf-bench: conn/ s/limit_conn addr [0-9]*/limit_conn addr 100000/
+/# kf-bench: conn/ s/limit_conn addr [0-9]*/limit_conn addr 60000/
 /# kf-bench: api/ s/burst=[0-9]*/burst=100000/
 /# kf-bench: page/ s/burst=[0-9]*/burst=100000/'
 fi
