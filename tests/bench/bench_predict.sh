@@ -107,7 +107,7 @@ wrk.body = '$BODY'
 wrk.headers["Content-Type"] = "application/json"
 EOF
 
-declare -A RATE P50 P99 OK ERR WRK WP50 WP99
+declare -A RATE P50 P99 ERR WRK WP50 WP99
 run() {
 	local key=$1 url=$2 method=$3
 	local data=()
@@ -117,7 +117,7 @@ run() {
 	timeout $((SECS * 3 + 60)) h2load --h1 -t "$(nproc)" -c "$CONNS" --rps "$RPS" -D "$SECS" --warm-up-time 3 \
 		"${data[@]}" --log-file "$T/h2.log" "$url" >"$T/h2.out" 2>&1 || true
 	grep -E '^(finished|requests|status codes|traffic|errors)' "$T/h2.out" >&2 || tail -3 "$T/h2.out" >&2
-	read -r RATE[$key] P50[$key] P99[$key] OK[$key] ERR[$key] < <($PY - "$T/h2.log" "$SECS" <<'EOF'
+	read -r "RATE[$key]" "P50[$key]" "P99[$key]" "ERR[$key]" < <($PY - "$T/h2.log" "$SECS" <<'EOF'
 import sys
 lat, ok, err = [], 0, 0
 for line in open(sys.argv[1]):
@@ -131,7 +131,7 @@ for line in open(sys.argv[1]):
         err += 1
 lat.sort()
 pct = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] if lat else float("nan")
-print("%.0f %.1f %.1f %d %d" % (ok / float(sys.argv[2]), pct(0.50), pct(0.99), ok, err))
+print("%.0f %.1f %.1f %d" % (ok / float(sys.argv[2]), pct(0.50), pct(0.99), err))
 EOF
 )
 	echo "-- ($key) wrk, $CONNS connections, closed loop, ${SECS}s" >&2

@@ -87,7 +87,9 @@ code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$FRONT/v2/models
 # upstream down: 502
 kill "$ORIGINPID"; wait "$ORIGINPID" 2>/dev/null || true
 code=$(curl -s -o "$T/502.json" -w '%{http_code}' "http://127.0.0.1:$FRONT/v1/models/xor8:predict" -d '{"instances":[[0,1]]}')
-[ "$code" = 502 ] && grep -q '"error"' "$T/502.json" || { echo "FAIL: upstream down gave $code"; cat "$T/502.json"; exit 1; }
+if [ "$code" != 502 ] || ! grep -q '"error"' "$T/502.json"; then
+	echo "FAIL: upstream down gave $code"; cat "$T/502.json"; exit 1
+fi
 echo "upstream down -> 502 $(cat "$T/502.json")"
 
 # upstream that accepts but never answers: 504 after --upstream-timeout

@@ -18,7 +18,7 @@ T=$(mktemp -d)
 REALK8S=${KF_REALK8S:-$SRC/../shared/realk8s/realk8s}
 started=""
 cleanup() {
-	[ -n "$started" ] && "$REALK8S" stop "$T/k8s" >/dev/null 2>&1 || true
+	if [ -n "$started" ]; then "$REALK8S" stop "$T/k8s" >/dev/null 2>&1 || true; fi
 	rm -rf "$T"
 }
 trap cleanup EXIT
