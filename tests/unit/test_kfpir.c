@@ -2,7 +2,9 @@
  * test_kfpir.c - unit tests for src/kfp/ir.c: KFP v2 pipeline packages
  * that load (the XOR pipeline, the upstream iris example) and what their
  * accessors say, data-driven broken packages each with the exact
- * file:line:col and message expected, and the placeholder scanner.
+ * file:line:col and message expected, and the placeholder scanner. Also
+ * the health rule for Katib Experiments (src/kube/health.c), which the
+ * XOR study added.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +15,7 @@
 #include <string.h>
 
 #include "kfp/ir.h"
+#include "kube/kube.h"
 
 static char *src_path(const char *rel)
 {
@@ -295,6 +298,27 @@ static void test_kfpir_placeholders__scan(void **state)
 	assert_null(kf_kfp_ph_next("{{ not one }}", &ph));
 }
 
+static void test_kfpir_health__katib_experiment(void **state)
+{
+	const char *why;
+	json_t *e = json_loads("{\"apiVersion\":\"kubeflow.org/v1beta1\",\"kind\":\"Experiment\","
+			       "\"status\":{\"conditions\":[{\"type\":\"Created\",\"status\":\"True\"},"
+			       "{\"type\":\"Running\",\"status\":\"True\"}]}}", 0, NULL);
+	json_t *conds = json_object_get(json_object_get(e, "status"), "conditions");
+
+	(void)state;
+	assert_int_equal(kf_health_of(e, &why), KF_HEALTH_PROGRESSING);
+	assert_string_equal(why, "experiment not succeeded");
+	json_array_append_new(conds, json_pack("{s:s,s:s}", "type", "Succeeded", "status", "True"));
+	assert_int_equal(kf_health_of(e, &why), KF_HEALTH_READY);
+	json_array_append_new(conds, json_pack("{s:s,s:s}", "type", "Failed", "status", "True"));
+	assert_int_equal(kf_health_of(e, &why), KF_HEALTH_FAILED);
+	assert_string_equal(why, "experiment failed");
+	json_object_del(e, "status");
+	assert_int_equal(kf_health_of(e, &why), KF_HEALTH_PROGRESSING);
+	json_decref(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -304,6 +328,7 @@ int main(void)
 		cmocka_unit_test(test_kfpir_check__errors_with_positions),
 		cmocka_unit_test(test_kfpir_check__base_is_valid_and_all_problems_reported),
 		cmocka_unit_test(test_kfpir_placeholders__scan),
+		cmocka_unit_test(test_kfpir_health__katib_experiment),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
