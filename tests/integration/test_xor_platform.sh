@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154 # tmp comes from tests/kubesim/lib.sh
 # test_xor_platform.sh - the example platform repository (pipelines/platform)
 # and the Katib experiment against the API simulator with Kubeflow's CRDs
 # (Katib, KServe, Profiles from the 26.03 manifests) installed: every object
