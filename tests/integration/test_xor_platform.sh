@@ -43,7 +43,7 @@ for name, e in envs.items():
     assert ver in versions, "%s pins unknown version %s" % (name, ver)
     for g in e.get("promotion", {}).get("gates", []):
         assert versions[ver]["metrics"][g["metric"]] >= g["min"], (name, g)
-    prof = yaml.safe_load(open(os.path.join(root, "environments", name, "profile.yaml")))
+    prof = yaml.safe_load(open(os.path.join(root, "environments", name, "resources", "profile.yaml")))
     assert prof["kind"] == "Profile" and prof["metadata"]["name"] == e["namespace"], name
     assert prof["spec"]["owner"]["kind"] == "User" and "@" in prof["spec"]["owner"]["name"]
     for p in e["paths"]:
@@ -136,7 +136,8 @@ for p in env["paths"]:
         continue  # the Katib experiment, dry-run above
     if os.path.isdir(p):
         for f in sorted(os.listdir(p)):
-            if f.endswith(".yaml") and f != "models.yaml":   # models.yaml holds pins, not objects
+            assert f != "models.yaml", "pins must stay out of the paths"
+            if f.endswith(".yaml"):
                 print(os.path.abspath(os.path.join(p, f)))
     else:
         print(os.path.abspath(p))
