@@ -32,7 +32,9 @@ static int validate(int argc, char **argv, struct kf_cli *cli)
 		size_t len = 0;
 		json_t *problems = json_array();
 
-		if (argv[i][0] == '-' && argv[i][1]) {
+		if ((!strcmp(argv[i], "-f") || !strcmp(argv[i], "--filename")) && i + 1 < argc) {
+			i++;
+		} else if (argv[i][0] == '-' && argv[i][1]) {
 			json_decref(problems);
 			json_decref(results);
 			return kf_cli_usage(cli, &kf_cmd_pipeline, "pipeline validate: unknown option '%s'", argv[i]);
@@ -195,6 +197,12 @@ static int run_local(int argc, char **argv, struct kf_cli *cli)
 
 			if (v && (o.jobs = atoi(v)) < 1)
 				exit_code = kf_cli_usage(cli, &kf_cmd_pipeline, "--jobs: '%s' is not a positive number", v);
+		} else if (!strcmp(a, "-f") || !strcmp(a, "--filename")) {
+			const char *v = VALUE(a);
+
+			if (v && file)
+				exit_code = kf_cli_usage(cli, &kf_cmd_pipeline, "pipeline run: one FILE only ('%s')", v);
+			file = v;
 		} else if (a[0] == '-' && a[1]) {
 			exit_code = kf_cli_usage(cli, &kf_cmd_pipeline, "pipeline run: unknown option '%s'", a);
 		} else if (!file) {
@@ -274,8 +282,8 @@ const struct kf_cmd kf_cmd_pipeline = {
 	.run = run_pipeline,
 	.summary = "KFP v2 pipeline packages: validate, run locally",
 	.usage =
-		"usage: kfboot pipeline validate FILE...\n"
-		"       kfboot pipeline run --local FILE [-p NAME=VALUE]... [--out DIR]\n"
+		"usage: kfboot pipeline validate [-f] FILE...\n"
+		"       kfboot pipeline run --local [-f] FILE [-p NAME=VALUE]... [--out DIR]\n"
 		"                           [--image-map IMAGE=PREFIX]... [--run-id ID] [-j N] [-o json]\n"
 		"\n"
 		"validate checks a compiled KFP v2 pipeline (IR YAML): schemaVersion,\n"
@@ -291,6 +299,7 @@ const struct kf_cmd kf_cmd_pipeline = {
 		"({{$.pipeline_job_uuid}}). A failed task stops the tasks that depend on it; its\n"
 		"stderr's last lines are shown and the exit status is 1.\n"
 		"\n"
+		"  -f, --filename FILE     the package (also accepted as a plain argument)\n"
 		"  -p, --param N=V         a pipeline parameter (typed as the pipeline declares)\n"
 		"  --out DIR               output directory (default kfboot-runs/RUN_ID); it must\n"
 		"                          be empty or hold an earlier run (DIR/run.json)\n"
