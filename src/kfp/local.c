@@ -975,8 +975,11 @@ int kf_kfp_local_run(struct kf_kfp_local_run **out, const struct kf_kfp_ir *ir,
 	if (failed) {
 		struct kf_kfp_local_task *t = task_by_name(run, failed);
 
-		rc = kf_err_set(err, KF_ERR, "task '%s' failed: %s (logs: %s/stderr.log)", failed,
-				t->why ? t->why : "?", t->dir);
+		if (t->started > 0)
+			rc = kf_err_set(err, KF_ERR, "task '%s' failed: %s (logs: %s/stderr.log)", failed,
+					t->why ? t->why : "?", t->dir);
+		else
+			rc = kf_err_set(err, KF_ERR, "task '%s' failed: %s", failed, t->why ? t->why : "?");
 	}
 finish:
 	run->seconds = kf_now() - t0;
