@@ -47,7 +47,7 @@ fi
 # environment when the GitOps reconciler is built in.
 if $KFBOOT help | grep -q '^  render '; then
 	repo=$(mktemp -d)
-	trap 'rm -f "$log"; rm -rf "$repo"' EXIT
+	trap 'rm -f "$log"; rm -rf "$repo" "$repo.state"' EXIT
 	mkdir -p "$repo/pipelines"
 	cp -r pipelines/platform/. "$repo/"
 	cp -r pipelines/xor "$repo/pipelines/"
@@ -55,7 +55,7 @@ if $KFBOOT help | grep -q '^  render '; then
 	git -C "$repo" -c user.name=example -c user.email=example@example.com add -A
 	git -C "$repo" -c user.name=example -c user.email=example@example.com commit -q -m "example platform"
 	for env in dev staging prod; do
-		$KFBOOT render --repo "$repo" --env "$env" >"$repo/.render-$env"
+		$KFBOOT render --repo "$repo" --env "$env" --state-dir "$repo.state" >"$repo/.render-$env"
 		n=$(grep -c '^kind:' "$repo/.render-$env" || true)
 		echo "example: platform environment $env renders: $n objects"
 	done

@@ -25,7 +25,7 @@ git -C "$repo" -c user.name=t -c user.email=t@example.com add -A
 git -C "$repo" -c user.name=t -c user.email=t@example.com commit -q -m "example platform"
 
 for env in dev staging prod; do
-	"$KFBOOT" -o json render --repo "$repo" --env "$env" >"$tmp/$env.json" 2>"$tmp/$env.err" ||
+	"$KFBOOT" -o json render --repo "$repo" --env "$env" --state-dir "$tmp/state" >"$tmp/$env.json" 2>"$tmp/$env.err" ||
 		{ cat "$tmp/$env.err"; fail "render $env"; }
 	# -o json: an array of objects, or {"objects": [...]}
 	jq -e 'if type == "array" then . else .objects end | length > 0' "$tmp/$env.json" >/dev/null ||
