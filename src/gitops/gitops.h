@@ -127,7 +127,7 @@ int kf_git_source_export(struct kf_git_source *src, const char *commit,
 			 const char *dir, struct kf_err **err);
 /*
  * Paths changed between two commits (tree-to-tree diff; renames count as a
- * delete and an add), filtered by git pathspecs ("pipelines/xor/**"; none
+ * delete and an add), filtered by git pathspecs ("pipelines/xor/" + "**"; none
  * = all). `from` may be NULL or "" for "everything in `to`". Sorted.
  */
 int kf_git_source_changed_paths(struct kf_git_source *src, const char *from,
