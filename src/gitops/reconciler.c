@@ -287,7 +287,20 @@ static void publish(struct kf_reconciler *r)
 	json_object_set_new(s, "head", json_string(r->head));
 	json_object_set_new(s, "lastFetch", json_string(t));
 	json_object_set_new(s, "lastFetchError", r->fetch_error ? json_string(r->fetch_error) : json_null());
-	json_object_set_new(s, "configError", r->cfg_error ? json_string(r->cfg_error) : json_null());
+	if (r->cfg_error) {
+		const char *p = strstr(r->cfg_error, KF_REPO_CONFIG_FILE ":");
+		int line = 0, col = 0, used = 0;
+		json_t *ce = json_pack("{s:s, s:s, s:s}", "commit", r->cfg_commit, "file", KF_REPO_CONFIG_FILE,
+				       "message", r->cfg_error);
+
+		if (p && sscanf(p + strlen(KF_REPO_CONFIG_FILE), ":%d:%d: %n", &line, &col, &used) == 2) {
+			json_object_set_new(ce, "line", json_integer(line));
+			json_object_set_new(ce, "column", json_integer(col));
+		}
+		json_object_set_new(s, "configError", ce);
+	} else {
+		json_object_set_new(s, "configError", json_null());
+	}
 	for (size_t i = 0; i < r->nenvs; i++) {
 		json_array_append_new(envs, kf_env_status_json(&r->envs[i].st));
 		ready = ready && r->envs[i].attempted;
