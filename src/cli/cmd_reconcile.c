@@ -270,6 +270,10 @@ static int run_reconcile(int argc, char **argv, struct kf_cli *cli)
 		json_decref(st);
 	}
 	exit_code = rc ? kf_cli_fail(cli, err) : KF_EXIT_OK;
+	/* SIGTERM/SIGINT is how a long-running reconciler is asked to stop:
+	 * a clean stop is a success, not an interruption. */
+	if (!ro.once && !rc)
+		kf_interrupt_flag = 0;
 out:
 	kf_reconciler_free(r);
 	kf_gitops_cli_release(&g);
