@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <git2.h>
+#include <git2/sys/repository.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -379,6 +380,18 @@ int kf_git_source_open(struct kf_git_source **out, const char *url,
 		rc = kf_err_set(err, KF_EIO, "git cache '%s': %s", s->cache,
 				git_error_last() ? git_error_last()->message : "cannot create");
 		goto out;
+	}
+	/* The cache runs on an empty configuration: no ~/.gitconfig or
+	 * /etc/gitconfig settings (insteadOf, credential helpers, proxies)
+	 * change what a reconciler fetches, and libgit2 1.5 leaks a regex match
+	 * buffer for every configuration entry it scans when it makes a remote. */
+	{
+		git_config *empty = NULL;
+
+		if (git_config_new(&empty) == 0) {
+			git_repository_set_config(s->repo, empty);
+			git_config_free(empty);
+		}
 	}
 	load_head(s);
 out:
