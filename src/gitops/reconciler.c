@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,7 +84,8 @@ struct kf_reconciler {
 	pthread_mutex_t mu;
 	int pipe[2];
 	unsigned wake;
-	bool leader, stop, ready;
+	bool leader, ready;
+	volatile sig_atomic_t stop; /* set by kf_reconciler_stop, maybe from a signal handler */
 	struct kf_strlist drift; /* "env" names with drifted objects */
 	json_t *snapshot;
 };
@@ -127,7 +129,7 @@ int kf_reconciler_new(struct kf_reconciler **out, const struct kf_reconciler_opt
 		return rc;
 	}
 	if (kf_git_source_open(&r->src, r->url, r->branch, r->state_dir, &r->sopts, err) < 0) {
-		int rc = kf_err_code(*err);
+		int rc = err ? kf_err_code(*err) : KF_ERR;
 
 		kf_reconciler_free(r);
 		return rc ? rc : KF_ERR;
@@ -200,7 +202,7 @@ static void poke(struct kf_reconciler *r)
 
 void kf_reconciler_stop(struct kf_reconciler *r)
 {
-	r->stop = true; /* a plain store, so that a signal handler may call this */
+	r->stop = 1; /* a plain store, so that a signal handler may call this */
 	poke(r);
 }
 
