@@ -26,6 +26,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <pthread.h>
@@ -39,7 +40,7 @@
 struct env_state {
 	char *name;
 	struct kf_env_status st;
-	struct kf_objset applied;   /* what the last successful apply sent */
+	struct kf_objset applied;   /* what the last apply sent: only while the on_applied hooks run */
 	char validated[41];         /* commit that passed the dry run here */
 	bool drift;                 /* an object was reported changed */
 	bool attempted;
@@ -498,6 +499,14 @@ static void sync_one(struct kf_reconciler *r, struct env_state *e, const char *r
 	so.inventory_ns = r->inventory_ns;
 	so.render = r->have_ropts ? &r->ropts : NULL;
 	rc = kf_gitops_sync_env(&e->st, c->k, c->d, r->src, r->head, r->cfg, env, &so, &e->applied, &err);
+	if (e->st.result == KF_SYNC_FAILED && e->st.error && !strstr(e->st.error, "context '")) {
+		/* Say which cluster: environments may each have their own. */
+		char *m = kf_xasprintf("context '%s' (%s): %s", c->cfg->context ? c->cfg->context : "?",
+				       c->cfg->server ? c->cfg->server : "?", e->st.error);
+
+		free(e->st.error);
+		e->st.error = m;
+	}
 	if (e->st.result == KF_SYNC_APPLIED || e->st.result == KF_SYNC_DRY_RUN)
 		memcpy(e->validated, r->head, 41);
 	if (e->st.result == KF_SYNC_APPLIED) {
@@ -509,6 +518,9 @@ static void sync_one(struct kf_reconciler *r, struct env_state *e, const char *r
 		for (size_t i = 0; i < r->nhooks; i++)
 			if (r->hooks[i].on_applied)
 				r->hooks[i].on_applied(r->hooks[i].ctx, e->name, c->k, c->d, &e->applied);
+		/* Not kept: a drift repair renders the applied commit again, and
+		 * thousands of parsed objects are most of an idle process's RSS. */
+		kf_objset_release(&e->applied);
 		goto hooks;
 	}
 	if (e->st.result == KF_SYNC_INVALID || e->st.result == KF_SYNC_DRY_RUN) {
@@ -679,6 +691,10 @@ int kf_reconciler_run(struct kf_reconciler *r, struct kf_err **err)
 				rc = kf_err_set(err, KF_ERR, "not every environment is %s", r->dry_run ? "valid" : "applied and healthy");
 			break;
 		}
+		/* A sync parses and lists thousands of objects and frees them:
+		 * give the pages back before sleeping, so that an idle
+		 * reconciler's RSS is what it keeps, not its peak (glibc). */
+		malloc_trim(0);
 		for (size_t i = 0; i < r->nhooks; i++)
 			if (r->hooks[i].on_idle)
 				r->hooks[i].on_idle(r->hooks[i].ctx, r);

@@ -304,6 +304,9 @@ int kf_git_source_open(struct kf_git_source **out, const char *url,
 	if (!opts)
 		opts = &none;
 	git_libgit2_init();
+	/* Bound libgit2's object cache (commits and trees; default 256 MiB):
+	 * a reconciler reads each tree once per cycle. */
+	git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, (ssize_t)(16 << 20));
 	if (!url || !*url) {
 		rc = kf_err_set(err, KF_EUSAGE, "no repository URL");
 		goto out;

@@ -12,7 +12,10 @@
 #      environment goes on; the next good commit applies;
 #   5. --dry-run says what would change and writes nothing;
 #   6. kill -9 at random points during a reconcile, 20 times: the next start
-#      converges and nothing that belongs to the set was ever pruned.
+#      converges and nothing that belongs to the set was ever pruned;
+#   7. each environment's kubeconfig context picks its cluster (two
+#      simulators), --context overrides it, and a cluster that is down fails
+#      its environment only.
 # Env: KFBOOT, KF_SOURCE_DIR (set by CTest). Needs git, kubectl, jq.
 set -euo pipefail
 
@@ -26,7 +29,7 @@ done
 # shellcheck source=tests/kubesim/lib.sh
 . "$KF_SOURCE_DIR/tests/kubesim/lib.sh"
 export XDG_CACHE_HOME=$tmp/cache
-fail() { echo "FAIL: $*" >&2; exit 1; }
+fail() { echo "FAIL: $*" >&2; [[ -n ${KEEP:-} ]] && cp -r "$tmp" /tmp/gt/keep1; exit 1; }
 step() { echo "--- $*"; }
 
 start_sim main
@@ -285,4 +288,40 @@ rec >"$tmp/final.json" || { cat "$tmp/final.json"; fail "the run after 20 kills 
 reset_stats
 rec >/dev/null || fail "no-op after converging failed"
 [[ $(writes) == 0 ]] || fail "no-op after converging wrote $(writes) times"
+step "7. each environment's context picks its cluster; --context overrides; an unreachable one does not stop the other"
+KC_A=$KC
+start_sim second
+KC_B=$KC
+SIM_B=$SIMPID
+sed -e 's/kubesim-admin/admin-a/g' -e 's/\bkubesim\b/ctx-a/g' "$KC_A" >"$tmp/kc-a"
+sed -e 's/kubesim-admin/admin-b/g' -e 's/\bkubesim\b/ctx-b/g' "$KC_B" >"$tmp/kc-b"
+W2=$tmp/work2
+git init -q -b main "$W2"
+mkdir -p "$W2/app"
+cat >"$W2/kfboot.yaml" <<'EOF'
+apiVersion: kfboot.io/v1alpha1
+kind: Repository
+spec:
+  environments:
+    - { name: east, context: ctx-a, namespace: default, paths: [app], substitute: { WHERE: east } }
+    - { name: west, context: ctx-b, namespace: default, paths: [app], substitute: { WHERE: west } }
+EOF
+printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: where-${WHERE}\ndata: { round: "1" }\n' >"$W2/app/cm.yaml"
+git -C "$W2" add -A
+git -C "$W2" -c user.email=t@example.com -c user.name=test commit -qm one
+multi() { KUBECONFIG="$tmp/kc-a:$tmp/kc-b" "$KFBOOT" reconcile --repo "$W2" --state-dir "$tmp/state2" --once "$@"; }
+multi -o json >"$tmp/ctx.json" || { cat "$tmp/ctx.json"; fail "two contexts: reconcile failed"; }
+kubectl --kubeconfig "$KC_A" get cm where-east >/dev/null || fail "east not in cluster a"
+kubectl --kubeconfig "$KC_B" get cm where-west >/dev/null || fail "west not in cluster b"
+kubectl --kubeconfig "$KC_A" get cm where-west >/dev/null 2>&1 && fail "west applied to cluster a"
+multi --context ctx-b --env east >/dev/null || fail "--context override failed"
+kubectl --kubeconfig "$KC_B" get cm where-east >/dev/null || fail "--context ctx-b did not send east to cluster b"
+kill "$SIM_B"
+sed -i 's/round: "1"/round: "2"/' "$W2/app/cm.yaml"
+git -C "$W2" -c user.email=t@example.com -c user.name=test commit -qam two
+if multi -o json >"$tmp/ctx2.json" 2>/dev/null; then fail "a cluster that is down still gave exit 0"; fi
+[[ $(envj "$tmp/ctx2.json" east | jq -r .result) == applied ]] || fail "east did not go on: $(cat "$tmp/ctx2.json")"
+[[ $(envj "$tmp/ctx2.json" west | jq -r .result) == failed ]] || fail "west: $(envj "$tmp/ctx2.json" west)"
+[[ $(envj "$tmp/ctx2.json" west | jq -r .error.message) == *ctx-b* ]] || fail "west's error does not name its context"
+[[ $(kubectl --kubeconfig "$KC_A" get cm where-east -o jsonpath='{.data.round}') == 2 ]] || fail "east not updated"
 echo "PASS"
