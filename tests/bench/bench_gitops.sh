@@ -117,7 +117,7 @@ noop=$(printf '%s\n' "${noop_w[@]}" | median)
 "$KFBOOT" reconcile --repo "$W" --state-dir "$tmp/state" --kubeconfig "$KC" --interval 1s \
 	>"$tmp/loop.out" 2>"$tmp/loop.err" &
 LOOP=$!
-pids+=($LOOP)
+pids+=("$LOOP")
 for _ in $(seq 6000); do grep -q 'applied (' "$tmp/loop.err" && break; sleep 0.1; done
 grep -q 'applied (' "$tmp/loop.err" || fail "the loop's first cycle did not finish: $(tail -3 "$tmp/loop.err")"
 reset_stats

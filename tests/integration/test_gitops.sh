@@ -43,7 +43,7 @@ commit() {
 	git -C "$W" rev-parse HEAD
 }
 rec() {
-	"$KFBOOT" reconcile --repo "file://$W" --state-dir "$tmp/state" --kubeconfig "$KC" --once -o json "$@"
+	"$KFBOOT" reconcile --repo "file://$W" --state-dir "$tmp/state" --kubeconfig "$KC" --once -o json
 }
 envj() { jq -c --arg e "$2" '.environments[] | select(.name == $e)' "$1"; }
 
@@ -125,8 +125,8 @@ rec >"$tmp/s2.json" || fail "second reconcile failed"
 step "3. a changed object is updated; a removed file is pruned (dev) or kept (staging)"
 sed -i 's/color: ${COLOR:=blue}/color: ${COLOR:=green}/' "$W/apps/base/app.yaml"
 rm "$W/envs/dev/extra.yml" "$W/envs/staging/extra.yml"
-c2=$(commit "change color, drop extra")
-rec >"$tmp/s3.json" || { cat "$tmp/s3.json"; fail "reconcile of c2 failed"; }
+commit "change color, drop extra" >/dev/null
+rec >"$tmp/s3.json" || { cat "$tmp/s3.json"; fail "reconcile of the second commit failed"; }
 [[ $(kc get cm app-config -n ml-dev -o jsonpath='{.data.color}') == green ]] || fail "dev not updated"
 [[ $(kc get cm app-config -n ml-staging -o jsonpath='{.data.color}') == green ]] || fail "staging not updated"
 kc get cm extra -n ml-dev >/dev/null 2>&1 && fail "dev/extra not pruned (prune: true)"

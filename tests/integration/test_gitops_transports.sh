@@ -210,7 +210,7 @@ step "5. the remote goes down while the loop runs, then comes back"
 "$KFBOOT" reconcile --repo "git://127.0.0.1:$GP/repo.git" --env dev --state-dir "$tmp/state" \
 	--kubeconfig "$KC" --interval 1s >"$tmp/loop.out" 2>"$tmp/loop.err" &
 LOOP=$!
-pids+=($LOOP)
+pids+=("$LOOP")
 for _ in $(seq 100); do [[ $(applied_round) == 4 ]] && break; sleep 0.1; done
 [[ $(applied_round) == 4 ]] || fail "loop: round 4 not applied: $(cat "$tmp/loop.err")"
 kill "$(cat "$tmp/gitd.pid")"
