@@ -1,7 +1,9 @@
 /*
  * test_gitops.c - unit tests for src/gitops: the repository config, the
  * ${VAR} substitution, the git source (on a repository made with the git
- * command in a temporary folder) and rendering.
+ * command in a temporary folder), rendering, and the reconcile loop's
+ * thread-safe entry points (wake, drift, leader, status, stop) without a
+ * cluster.
  *
  * The config is tested data-first: every tests/data/gitops/config/NAME.yaml
  * is parsed and its diagnostics, as "line:col: message" lines in position
@@ -16,6 +18,7 @@
 #include <cmocka.h>
 #include <dirent.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -473,6 +476,101 @@ static void test_gitops_render__order_substitution_namespace(void **state)
 	kf_git_source_free(src);
 }
 
+/* ---- the loop: threads hand work in, the status is a snapshot --------- */
+
+struct counts {
+	int fetches, reconciles, idles;
+};
+
+static void on_fetch(void *ctx, const char *what, double secs, const struct kf_err *e)
+{
+	(void)what;
+	(void)secs;
+	(void)e;
+	((struct counts *)ctx)->fetches++;
+}
+
+static void on_reconcile(void *ctx, const struct kf_env_status *st, const char *reason)
+{
+	(void)st;
+	(void)reason;
+	((struct counts *)ctx)->reconciles++;
+}
+
+static void on_idle(void *ctx, struct kf_reconciler *r)
+{
+	(void)r;
+	((struct counts *)ctx)->idles++;
+}
+
+static void *loop_thread(void *arg)
+{
+	struct kf_err *err = NULL;
+
+	kf_reconciler_run(arg, &err);
+	kf_err_free(err);
+	return NULL;
+}
+
+static void test_gitops_reconciler__threads_status_leader_stop(void **state)
+{
+	struct repo_fixture *f = *state;
+	struct kf_reconciler_opts o = { 0 };
+	struct kf_reconciler *r = NULL;
+	struct counts n = { 0 };
+	struct kf_reconciler_hooks h = { &n, on_fetch, on_reconcile, NULL, on_idle };
+	struct kf_err *err = NULL;
+	pthread_t t;
+	json_t *st, *env;
+	char *missing;
+	double t0;
+
+	if (!f)
+		skip();
+	missing = kf_path_join(f->dir, "no-such-kubeconfig");
+	o.url = f->work;
+	o.state_dir = f->state;
+	o.kubeconfig = missing;
+	o.interval = 3600;
+	o.start_as_leader = true;
+	assert_int_equal(kf_reconciler_new(&r, &o, &err), 0);
+	kf_reconciler_add_hooks(r, &h);
+	assert_false(kf_reconciler_ready(r));
+	assert_int_equal(pthread_create(&t, NULL, loop_thread, r), 0);
+	for (t0 = kf_now(); !kf_reconciler_ready(r) && kf_now() - t0 < 20;)
+		kf_sleep(0.02);
+	assert_true(kf_reconciler_ready(r));
+	st = kf_reconciler_status_json(r);
+	assert_string_equal(json_string_value(json_object_get(st, "head")), f->c2);
+	assert_true(json_is_true(json_object_get(st, "leader")));
+	env = json_array_get(json_object_get(st, "environments"), 0);
+	assert_string_equal(json_string_value(json_object_get(env, "name")), "dev");
+	/* No cluster: the environment failed, and says why; nothing was applied. */
+	assert_string_equal(json_string_value(json_object_get(env, "result")), "failed");
+	assert_string_equal(json_string_value(json_object_get(env, "appliedCommit")), "");
+	assert_non_null(strstr(json_string_value(json_object_get(json_object_get(env, "error"), "message")), "no-such-kubeconfig"));
+	json_decref(st);
+	/* Wakes and drift reports from other threads are taken; a standby
+	 * keeps serving its status. */
+	kf_reconciler_wake(r, KF_WAKE_SOURCE);
+	kf_reconciler_enqueue_object(r, "dev", "/ConfigMap/ml-dev/a");
+	kf_reconciler_enqueue_object(r, "dev", "/ConfigMap/ml-dev/a");
+	kf_reconciler_set_leader(r, false);
+	assert_false(kf_reconciler_is_leader(r));
+	st = kf_reconciler_status_json(r);
+	assert_true(json_is_false(json_object_get(st, "leader")));
+	json_decref(st);
+	t0 = kf_now();
+	kf_reconciler_stop(r);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_true(kf_now() - t0 < 5);
+	assert_true(n.fetches >= 2); /* check + fetch */
+	assert_true(n.reconciles >= 1);
+	assert_true(n.idles >= 1);
+	kf_reconciler_free(r);
+	free(missing);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -482,6 +580,7 @@ int main(void)
 		cmocka_unit_test(test_gitops_subst__flux_semantics),
 		cmocka_unit_test_setup_teardown(test_gitops_source__fetch_read_list_diff, repo_setup, repo_teardown),
 		cmocka_unit_test_setup_teardown(test_gitops_render__order_substitution_namespace, repo_setup, repo_teardown),
+		cmocka_unit_test_setup_teardown(test_gitops_reconciler__threads_status_leader_stop, repo_setup, repo_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
