@@ -54,7 +54,7 @@ struct kf_git_source_opts {
 	const char *known_hosts_file; /* NULL = ~/.ssh/known_hosts (and /etc/ssh/ssh_known_hosts) */
 	bool accept_new_host_key;     /* known_hosts policy accept-new (default strict) */
 	/* every transport */
-	double timeout;               /* per network operation, seconds; 0 = 60 */
+	double timeout;               /* per fetch, seconds; 0 = 60 (checked while data flows: libgit2 1.5 cannot bound a connect) */
 };
 
 /*

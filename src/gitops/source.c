@@ -43,6 +43,8 @@ struct kf_git_source {
 	bool accept_new;
 	int cred_tries;
 	char *cert_problem; /* why the host key was refused */
+	double timeout;     /* seconds per operation */
+	double deadline;    /* of the operation in progress */
 };
 
 void kf_strlist_add(struct kf_strlist *l, const char *s)
@@ -259,12 +261,44 @@ static int cert_cb(git_cert *cert, int valid, const char *host, void *payload)
 	return rc;
 }
 
+/* libgit2 1.5 has no network timeouts of its own: a transfer that is still
+ * running at the deadline (or when the user interrupts) is cancelled from
+ * its progress callbacks. */
+static int over_deadline(struct kf_git_source *s)
+{
+	if (kf_interrupted()) {
+		git_error_set_str(GIT_ERROR_NET, "interrupted");
+		return -1;
+	}
+	if (kf_now() > s->deadline) {
+		git_error_set_str(GIT_ERROR_NET, "timed out");
+		return -1;
+	}
+	return 0;
+}
+
+static int transfer_cb(const git_indexer_progress *st, void *payload)
+{
+	(void)st;
+	return over_deadline(payload);
+}
+
+static int sideband_cb(const char *str, int len, void *payload)
+{
+	(void)str;
+	(void)len;
+	return over_deadline(payload);
+}
+
 static void callbacks(struct kf_git_source *s, git_remote_callbacks *cb)
 {
 	git_remote_init_callbacks(cb, GIT_REMOTE_CALLBACKS_VERSION);
 	cb->credentials = cred_cb;
 	cb->certificate_check = cert_cb;
+	cb->transfer_progress = transfer_cb;
+	cb->sideband_progress = sideband_cb;
 	cb->payload = s;
+	s->deadline = kf_now() + s->timeout;
 	s->cred_tries = 0;
 	free(s->cert_problem);
 	s->cert_problem = NULL;
@@ -354,6 +388,7 @@ int kf_git_source_open(struct kf_git_source **out, const char *url,
 			free(pub);
 	}
 	s->known_hosts = opts->known_hosts_file ? kf_path_expand(opts->known_hosts_file) : NULL;
+	s->timeout = opts->timeout > 0 ? opts->timeout : 60;
 	s->accept_new = opts->accept_new_host_key;
 	if (opts->ca_file) {
 		char *ca = kf_path_expand(opts->ca_file);
