@@ -13,6 +13,7 @@
 #     and Flux's published figure for 1,000 apps x 4 objects (4m16s).
 # A benchmark, not a test: it never fails on timing. Prints one table.
 # Env: KFBOOT, KF_SOURCE_DIR; APPS (1000), NOOP_RUNS (3), IDLE (10 s).
+# shellcheck disable=SC2154 # tmp, KC, CTL, SIMPID come from tests/kubesim/lib.sh
 set -euo pipefail
 
 KF_SOURCE_DIR=${KF_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}

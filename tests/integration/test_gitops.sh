@@ -17,6 +17,7 @@
 #      simulators), --context overrides it, and a cluster that is down fails
 #      its environment only.
 # Env: KFBOOT, KF_SOURCE_DIR (set by CTest). Needs git, kubectl, jq.
+# shellcheck disable=SC2154 # tmp, KC, CTL, SIMPID come from tests/kubesim/lib.sh
 set -euo pipefail
 
 : "${KFBOOT:?set KFBOOT to the kfboot binary}"
