@@ -9,8 +9,8 @@
 set -eu
 mode="main"
 case ${1:-} in
---command) mode=command; CMD=$2; shift 2 ;;
---all) mode=all; shift ;;
+--command) mode="command"; CMD=$2; shift 2 ;;
+--all) mode="all"; shift ;;
 esac
 KFBOOT=${1:-./build/kfboot}
 
