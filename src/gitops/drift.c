@@ -210,9 +210,10 @@ static void on_event(void *ctx, const struct kf_watch_event *ev)
 	if (h && !strcmp(h, r->hash)) {
 		if (r->fp[0] && !strcmp(fp, r->fp))
 			goto out; /* only status moved */
-		/* No baseline yet (we started after the apply): an object that
-		 * still carries our hash and generation is taken as ours. */
-		if (!r->fp[0] && (!r->gen || gen == r->gen)) {
+		/* No baseline yet and this is the first LIST (the watch started
+		 * after the apply, or after a restart): an object that still
+		 * carries our hash and generation is taken as ours. */
+		if (!r->fp[0] && ev->type == KF_WATCH_LISTED && (!r->gen || gen == r->gen)) {
 			memcpy(r->fp, fp, sizeof(fp));
 			goto out;
 		}
@@ -334,11 +335,16 @@ static int applied_locked(struct kf_drift *d, const char *env, struct kf_kube *k
 			if (prev) {
 				r->disabled = prev->disabled;
 				r->listed = prev->listed;
-				if (prev->seen_rv && r->rv && !strcmp(prev->seen_rv, r->rv))
-					memcpy(r->fp, prev->seen_fp, sizeof(r->fp));
-				else if (prev->fp[0] && !strcmp(prev->hash, r->hash) &&
-					 prev->rv && r->rv && !strcmp(prev->rv, r->rv))
+				if (!r->rv && !strcmp(prev->hash, r->hash)) {
+					/* Skipped as unchanged: nothing was written,
+					 * what we knew still holds. */
+					r->rv = prev->rv ? kf_xstrdup(prev->rv) : NULL;
+					r->gen = prev->gen;
 					memcpy(r->fp, prev->fp, sizeof(r->fp));
+				} else if (prev->seen_rv && r->rv && !strcmp(prev->seen_rv, r->rv)) {
+					/* The watch already saw our write. */
+					memcpy(r->fp, prev->seen_fp, sizeof(r->fp));
+				}
 				if (prev->seen_rv) {
 					r->seen_rv = kf_xstrdup(prev->seen_rv);
 					memcpy(r->seen_fp, prev->seen_fp, sizeof(r->seen_fp));

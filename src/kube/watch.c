@@ -250,6 +250,14 @@ static int relist(struct stream *s, struct kf_err **err)
 		json_array_foreach(items, i, it) {
 			struct kf_watch_event e = { KF_WATCH_LISTED, &s->rest, it };
 
+			/* Items of a List carry no apiVersion/kind: give them theirs. */
+			if (!json_object_get(it, "kind"))
+				json_object_set_new(it, "kind", json_string(s->rest.kind));
+			if (!json_object_get(it, "apiVersion"))
+				json_object_set_new(it, "apiVersion", *s->rest.group ?
+						    json_sprintf("%s/%s", s->rest.group, s->rest.version) :
+						    json_string(s->rest.version));
+
 			w->fn(w->ctx, &e);
 		}
 		free(cont);
