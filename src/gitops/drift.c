@@ -207,7 +207,7 @@ static void on_event(void *ctx, const struct kf_watch_event *ev)
 		memcpy(r->fp, fp, sizeof(fp)); /* our own write */
 		goto out;
 	}
-	if (h && !strcmp(h, r->hash)) {
+	if (h && !strcmp(h, r->hash) && (!r->gen || !gen || gen == r->gen)) {
 		if (r->fp[0] && !strcmp(fp, r->fp))
 			goto out; /* only status moved */
 		/* No baseline yet and this is the first LIST (the watch started

@@ -316,8 +316,8 @@ char *kf_label_selector(const char *key, const char *value);
 void kf_obj_hash(struct kf_obj *o);
 /*
  * Fingerprint (32 hex chars and a NUL) of who owns which non-status fields
- * of a live object: its metadata.managedFields entries without a
- * subresource, hashed. A status write by a controller leaves it alone; a
+ * of a live object: its metadata.managedFields entries except the status
+ * subresource's, hashed. A status write by a controller leaves it alone; a
  * write to spec, labels or annotations by anyone changes it.
  */
 void kf_obj_fields_fp(const json_t *live, char out[33]);
