@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2015,SC2016,SC2154 # `a && b || fail` is deliberate (fail exits); PID_*/PORT_* are set by printf -v
 # bench_reconcile_latency.sh - how fast `kfboot reconcile` follows git and
 # repairs drift (kubesim, a file:// repository, one environment):
 #   webhook: commit, POST a signed GitHub push, until /status shows the commit applied

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2015,SC2016,SC2154 # `a && b || fail` is deliberate (fail exits); PID_*/PORT_* are set by printf -v
 # test_reconcile_drift.sh - drift repair between commits (kubesim, file://):
 #   1. an edited managed object is restored;
 #   2. a deleted managed object is restored;

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2015,SC2016,SC2154 # `a && b || fail` is deliberate (fail exits); PID_*/PORT_* are set by printf -v
 # test_reconcile_lease.sh - two `kfboot reconcile --leader-elect` on one
 # cluster (kubesim):
 #   1. exactly one holds Lease kfboot-system/kfboot-reconciler and applies;

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2015,SC2016,SC2154 # `a && b || fail` is deliberate (fail exits); PID_*/PORT_* are set by printf -v
 # test_reconcile_manifests.sh - manifests/kfboot/ (what `kfboot up` installs
 # when the profile has spec.gitops) is valid for a strict API server: the
 # placeholders filled in as up fills them, `kfboot apply` against kubesim

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2015,SC2016,SC2154 # `a && b || fail` is deliberate (fail exits); PID_*/PORT_* are set by printf -v
 # test_reconcile_realk8s.sh - the Lease election (src/kube/lease.c) and the
 # label-selected watch streams (src/kube/watch.c) against a genuine
 # kube-apiserver (realk8s), through tests/tools/kf_live_probe:
@@ -38,12 +39,12 @@ kc create namespace kfboot-system >/dev/null
 step "1. election on a real apiserver"
 "$PROBE" lease "$KC" one >"$tmp/one.out" 2>"$tmp/one.err" &
 p1=$!
-pids+=($p1)
+pids+=("$p1")
 for _ in $(seq 100); do grep -q leading "$tmp/one.out" && break; sleep 0.1; done
 grep -q leading "$tmp/one.out" || fail "one did not lead"
 "$PROBE" lease "$KC" two >"$tmp/two.out" 2>"$tmp/two.err" &
 p2=$!
-pids+=($p2)
+pids+=("$p2")
 sleep 3
 grep -q leading "$tmp/two.out" && fail "two leads while one holds the lease"
 [[ $(kc -n kfboot-system get cm probe-writes -o jsonpath='{.data.writer}') == one ]] || fail "writes not from the holder"
@@ -68,7 +69,7 @@ kc -n w label configmap mine kfboot.io/probe=yes >/dev/null
 kc -n w create configmap theirs --from-literal=a=1 >/dev/null
 PROBE_WATCH_TIMEOUT=2 "$PROBE" watch "$KC" kfboot.io/probe=yes core/v1/configmaps/w >"$tmp/w.out" 2>"$tmp/w.err" &
 pw=$!
-pids+=($pw)
+pids+=("$pw")
 for _ in $(seq 50); do grep -q "^synced" "$tmp/w.out" && break; sleep 0.1; done
 grep -q "^LISTED w/mine" "$tmp/w.out" || fail "LIST did not return the labelled object"
 sleep 5 # the server closes the stream (timeoutSeconds 2..4): it must resume

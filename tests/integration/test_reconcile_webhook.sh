@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2015,SC2016,SC2154 # `a && b || fail` is deliberate (fail exits); PID_*/PORT_* are set by printf -v
 # test_reconcile_webhook.sh - `kfboot reconcile --listen` against kubesim and
 # a real git repository (file://):
 #   1. GitHub push with a valid X-Hub-Signature-256 -> 202 and the commit is
