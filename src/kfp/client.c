@@ -582,10 +582,10 @@ int kf_kfp_recurring_create(struct kf_kfp *c, const json_t *body,
 }
 
 int kf_kfp_recurring_list(struct kf_kfp *c, const char *experiment_id,
-			  json_t **out, struct kf_err **err)
+			  const char *ns, json_t **out, struct kf_err **err)
 {
-	char *e = kf_url_escape(experiment_id);
-	char *p = kf_xasprintf("/recurringruns?experiment_id=%s", e);
+	char *e = kf_url_escape(experiment_id ? experiment_id : ns ? ns : "");
+	char *p = kf_xasprintf("/recurringruns?%s=%s", experiment_id ? "experiment_id" : "namespace", e);
 	/* this list answers with camelCase "recurringRuns" */
 	int rc = list_all(c, p, "recurringRuns", out, err);
 

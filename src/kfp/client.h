@@ -115,9 +115,10 @@ int kf_kfp_run_terminate(struct kf_kfp *c, const char *run_id,
 /* POST /recurringruns, sent once. */
 int kf_kfp_recurring_create(struct kf_kfp *c, const json_t *body,
 			    json_t **out, struct kf_err **err);
-/* Every recurring run of the experiment (all pages): a JSON array. */
+/* Every recurring run of the experiment, or when experiment_id is NULL of
+ * the namespace (all pages): a JSON array. */
 int kf_kfp_recurring_list(struct kf_kfp *c, const char *experiment_id,
-			  json_t **out, struct kf_err **err);
+			  const char *ns, json_t **out, struct kf_err **err);
 int kf_kfp_recurring_delete(struct kf_kfp *c, const char *id,
 			    struct kf_err **err);
 int kf_kfp_recurring_enable(struct kf_kfp *c, const char *id, bool enable,
