@@ -402,6 +402,7 @@ static int list_runs(struct kf_cli *cli, struct runs_opts *o)
 				time_t a = parse_time(js(run, "created_at")), b = parse_time(js(run, "finished_at"));
 
 				json_object_del(row, "report_checked");
+				json_object_del(row, "report_tries");
 				json_object_set_new(row, "pipeline", json_string(pname));
 				json_object_set_new(row, "env", json_string(js(jr, "env")));
 				if (a && b)

@@ -27,6 +27,8 @@
 
 #define KF_KFP_JOURNAL_NS "kfboot-system"
 #define KF_KFP_RUNS_KEPT 50
+/* passes that look for a finished run's report before giving up */
+#define KF_KFP_REPORT_TRIES 10
 
 struct kf_kfp_journal {
 	char *env;

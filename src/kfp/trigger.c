@@ -523,14 +523,24 @@ static int follow_runs(struct kf_kfp_trigger *t, json_t *entry, bool *changed,
 		if (!strcmp(jstr(r, "state"), "SUCCEEDED") && t->kube) {
 			int rc = kf_kfp_report_read(t->kube, t->ns, jstr(r, "run_id"), &rep, &e2);
 
+			json_int_t tries = json_integer_value(json_object_get(r, "report_tries")) + 1;
+
 			if (!rc) {
 				json_object_set(r, "metrics", json_object_get(rep, "metrics"));
 				json_object_set(r, "model", json_object_get(rep, "model"));
+				json_object_del(r, "report");
+				json_object_del(r, "report_tries");
 			} else {
-				json_object_set_new(r, "report", json_string("no report ConfigMap"));
+				/* the last step may still be writing it: look again
+				 * in the next passes before giving up */
+				json_object_set_new(r, "report", json_string(rc == KF_ENOENT ? "no report ConfigMap" : e2->msg));
+				json_object_set_new(r, "report_tries", json_integer(tries));
+				*changed = true;
 			}
 			json_decref(rep);
 			kf_err_free(e2);
+			if (rc && tries < KF_KFP_REPORT_TRIES)
+				continue;
 		}
 		if (kf_kfp_state_terminal(jstr(r, "state"))) {
 			json_object_set_new(r, "report_checked", json_true());
@@ -819,9 +829,8 @@ int kf_kfp_trigger_run(struct kf_kfp_trigger *t,
 		if (rc)
 			goto out;
 	}
-	if (trig) {
+	if (t->commit) {
 		struct kf_diags dg = KF_DIAGS_INIT;
-		struct enqueue_arg eq;
 
 		if (kf_kfp_package_check(t->p->package, t->package, t->package_len, &dg)) {
 			struct kf_buf b = KF_BUF_INIT;
@@ -841,6 +850,14 @@ int kf_kfp_trigger_run(struct kf_kfp_trigger *t,
 			kf_buf_release(&b);
 			goto out;
 		}
+		/* the package is sound again: an old complaint no longer holds */
+		rc = write_status(t, "", err);
+		if (rc)
+			goto out;
+	}
+	if (trig) {
+		struct enqueue_arg eq;
+
 		rc = ensure_version(t, &pid, &vid, &eid, res, err);
 		if (rc) {
 			if (res->status)
