@@ -224,6 +224,65 @@ out:
 	return rc;
 }
 
+/* kf_kfp_commits_fn: first-parent walk from `to` back to `from`. */
+static int git_commits(void *ctx, const char *from, const char *to, char ***out, size_t *n,
+		       struct kf_err **err)
+{
+	struct repo *r = ctx;
+	git_oid f, t;
+	git_commit *c = NULL;
+	char **v = kf_xcalloc(101, sizeof(char *));
+	size_t k = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (git_oid_fromstr(&f, from) || git_oid_fromstr(&t, to) || git_commit_lookup(&c, r->git, &t)) {
+		free(v);
+		return git_fail(err, "commit walk");
+	}
+	while (c && k < 100 && !git_oid_equal(git_commit_id(c), &f)) {
+		git_commit *parent = NULL;
+
+		v[k] = kf_xmalloc(GIT_OID_HEXSZ + 1);
+		git_oid_tostr(v[k++], GIT_OID_HEXSZ + 1, git_commit_id(c));
+		if (git_commit_parentcount(c) == 0 || git_commit_parent(&parent, c, 0))
+			parent = NULL;
+		git_commit_free(c);
+		c = parent;
+	}
+	git_commit_free(c);
+	/* oldest first */
+	for (size_t i = 0; i < k / 2; i++) {
+		char *x = v[i];
+
+		v[i] = v[k - 1 - i];
+		v[k - 1 - i] = x;
+	}
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+/* kf_kfp_read_fn over a commit's tree. */
+static int git_read(void *ctx, const char *commit, const char *path, char **data, size_t *len,
+		    struct kf_err **err)
+{
+	struct repo *r = ctx;
+	git_oid id;
+	git_commit *c = NULL;
+	git_tree *tree = NULL;
+	int rc;
+
+	if (git_oid_fromstr(&id, commit) || git_commit_lookup(&c, r->git, &id) || git_commit_tree(&tree, c)) {
+		git_commit_free(c);
+		return git_fail(err, commit);
+	}
+	rc = read_blob(r->git, tree, path, data, len, err);
+	git_tree_free(tree);
+	git_commit_free(c);
+	return rc;
+}
+
 static int kfp_connect(const struct runs_opts *o, const struct repo *r, struct kf_kfp **out,
 		       struct kf_err **err)
 {
@@ -308,7 +367,9 @@ static int pass(struct kf_cli *cli, struct runs_opts *o, bool force)
 			t.package_len = plen;
 			t.force = force;
 			t.changed = git_changed;
-			t.changed_ctx = &r;
+			t.commits = git_commits;
+			t.read = git_read;
+			t.source_ctx = &r;
 			rc = kf_kfp_trigger_run(&t, &res, &err);
 			if (!rc && p->schedule.set)
 				rc = kf_kfp_recurring_reconcile(kfp, p, p->envs[e], ns, NULL, &err);

@@ -566,13 +566,14 @@ static bool commit_known(json_t *entry, const char *commit)
 	return false;
 }
 
-/* Upload (or find) the version for t->commit; fills ids. */
-static int ensure_version(struct kf_kfp_trigger *t, char **pid, char **vid,
+/* Upload (or find) the version for commit; fills ids. */
+static int ensure_version(struct kf_kfp_trigger *t, const char *commit,
+			  const char *pkg, size_t pkg_len, char **pid, char **vid,
 			  char **eid, struct kf_kfp_trigger_result *res,
 			  struct kf_err **err)
 {
 	json_t *pl = NULL, *ver = NULL;
-	char *vname = kf_kfp_run_name(t->p->name, t->commit);
+	char *vname = kf_kfp_run_name(t->p->name, commit);
 	const char *base = strrchr(t->p->package, '/');
 	char *fname = kf_xstrdup(base ? base + 1 : t->p->package);
 	int rc;
@@ -590,7 +591,7 @@ static int ensure_version(struct kf_kfp_trigger *t, char **pid, char **vid,
 	rc = kf_kfp_pipeline_get(t->kfp, t->ns, t->p->name, &pl, err);
 	if (rc == KF_ENOENT) {
 		kf_err_clear(err);
-		rc = kf_kfp_pipeline_upload(t->kfp, t->ns, t->p->name, fname, t->package, t->package_len, &pl, err);
+		rc = kf_kfp_pipeline_upload(t->kfp, t->ns, t->p->name, fname, pkg, pkg_len, &pl, err);
 		if (rc == KF_ECONFLICT) {
 			kf_err_clear(err);
 			rc = kf_kfp_pipeline_get(t->kfp, t->ns, t->p->name, &pl, err);
@@ -599,7 +600,7 @@ static int ensure_version(struct kf_kfp_trigger *t, char **pid, char **vid,
 	if (rc)
 		goto out;
 	*pid = kf_xstrdup(jstr(pl, "pipeline_id"));
-	rc = kf_kfp_version_upload(t->kfp, *pid, vname, fname, t->package, t->package_len, &ver, err);
+	rc = kf_kfp_version_upload(t->kfp, *pid, vname, fname, pkg, pkg_len, &ver, err);
 	if (rc == KF_ECONFLICT) {
 		kf_err_clear(err);
 		rc = kf_kfp_version_find(t->kfp, *pid, vname, &ver, err);
@@ -633,7 +634,7 @@ static bool has_active(json_t *entry)
 enum step { STEP_RESOLVE, STEP_FOLLOW, STEP_ENQUEUE, STEP_START };
 
 struct enqueue_arg {
-	const char *pid, *vid, *eid;
+	const char *commit, *pid, *vid, *eid;
 };
 
 static int step(struct kf_kfp_trigger *t, enum step s, const struct enqueue_arg *eq,
@@ -660,15 +661,15 @@ static int step(struct kf_kfp_trigger *t, enum step s, const struct enqueue_arg 
 			rc = follow_runs(t, entry, &dirty, err);
 			break;
 		case STEP_ENQUEUE:
-			if (!commit_known(entry, t->commit)) {
-				json_array_append_new(queue, json_pack("{s:s,s:s,s:s,s:s,s:f}", "commit", t->commit,
+			if (!commit_known(entry, eq->commit)) {
+				json_array_append_new(queue, json_pack("{s:s,s:s,s:s,s:s,s:f}", "commit", eq->commit,
 								       "pipeline_id", eq->pid, "version_id", eq->vid,
 								       "experiment_id", eq->eid, "t",
 								       t->pushed_at > 0 ? t->pushed_at : wall_now()));
 				dirty = true;
 			}
-			if (strcmp(jstr(entry, "last"), t->commit)) {
-				json_object_set_new(entry, "last", json_string(t->commit));
+			if (strcmp(jstr(entry, "last"), eq->commit)) {
+				json_object_set_new(entry, "last", json_string(eq->commit));
 				dirty = true;
 			}
 			if (*jstr(entry, "status")) {
@@ -790,12 +791,67 @@ static int write_status(struct kf_kfp_trigger *t, const char *status, struct kf_
 	return kf_err_set(err, KF_ECONFLICT, "run journal of '%s' keeps changing under us", t->env);
 }
 
+/* The commits that trigger the pipeline, oldest first (owned strings). */
+static int triggering_commits(struct kf_kfp_trigger *t, char ***out, size_t *nout,
+			      struct kf_err **err)
+{
+	struct kf_kfp_journal j;
+	json_t *entry;
+	const char *last;
+	char **walk = NULL;
+	size_t nwalk = 0;
+	bool trig = false;
+	int rc;
+
+	*out = NULL;
+	*nout = 0;
+	rc = kf_kfp_journal_read(t->kube, t->env, &j, err);
+	if (rc)
+		return rc;
+	entry = kf_kfp_journal_entry(&j, t->p->name);
+	last = jstr(entry, "last");
+	if (commit_known(entry, t->commit) || !strcmp(last, t->commit))
+		goto out; /* already queued, started or run */
+	if (t->force || !*last) {
+		trig = true; /* by hand, or a pipeline seen for the first time */
+		goto out;
+	}
+	if (t->p->concurrency == KF_KFP_QUEUE && t->commits) {
+		/* every triggering commit runs: look at each one since last */
+		rc = t->commits(t->source_ctx, last, t->commit, &walk, &nwalk, err);
+		if (rc)
+			goto out;
+		*out = kf_xcalloc(nwalk + 1, sizeof(char *));
+		for (size_t i = 0; i < nwalk && !rc; i++) {
+			bool ch = false;
+
+			rc = t->changed(t->source_ctx, i ? walk[i - 1] : last, walk[i],
+					(const char *const *)t->p->watch, t->p->nwatch, &ch, err);
+			if (!rc && ch && !commit_known(entry, walk[i]))
+				(*out)[(*nout)++] = kf_xstrdup(walk[i]);
+		}
+		goto out;
+	}
+	if (t->changed)
+		rc = t->changed(t->source_ctx, last, t->commit, (const char *const *)t->p->watch,
+				t->p->nwatch, &trig, err);
+out:
+	if (trig) {
+		*out = kf_xcalloc(2, sizeof(char *));
+		(*out)[(*nout)++] = kf_xstrdup(t->commit);
+	}
+	for (size_t i = 0; i < nwalk; i++)
+		free(walk[i]);
+	free(walk);
+	kf_kfp_journal_release(&j);
+	return rc;
+}
+
 int kf_kfp_trigger_run(struct kf_kfp_trigger *t,
 		       struct kf_kfp_trigger_result *res, struct kf_err **err)
 {
-	struct kf_kfp_journal j;
-	char *pid = NULL, *vid = NULL, *eid = NULL;
-	bool trig = false;
+	char **cands = NULL;
+	size_t ncands = 0;
 	int rc;
 
 	memset(res, 0, sizeof(*res));
@@ -804,32 +860,10 @@ int kf_kfp_trigger_run(struct kf_kfp_trigger *t,
 	/* 2. follow runs */
 	if (!rc)
 		rc = step(t, STEP_FOLLOW, NULL, res, err);
-	if (rc)
-		goto out;
-	/* 3. does this commit trigger the pipeline? */
-	if (t->commit) {
-		json_t *entry;
-		const char *last;
-
-		rc = kf_kfp_journal_read(t->kube, t->env, &j, err);
-		if (rc)
-			goto out;
-		entry = kf_kfp_journal_entry(&j, t->p->name);
-		last = jstr(entry, "last");
-		if (commit_known(entry, t->commit))
-			trig = false; /* already queued, started or run */
-		else if (t->force || !*last)
-			trig = true;  /* by hand, or a pipeline seen for the first time */
-		else if (!strcmp(last, t->commit))
-			trig = false;
-		else if (t->changed)
-			rc = t->changed(t->changed_ctx, last, t->commit, (const char *const *)t->p->watch,
-					t->p->nwatch, &trig, err);
-		kf_kfp_journal_release(&j);
-		if (rc)
-			goto out;
-	}
-	if (t->commit) {
+	if (rc || !t->commit)
+		goto start;
+	/* 3. is the package sound, and which commits trigger the pipeline? */
+	{
 		struct kf_diags dg = KF_DIAGS_INIT;
 
 		if (kf_kfp_package_check(t->p->package, t->package, t->package_len, &dg)) {
@@ -855,31 +889,58 @@ int kf_kfp_trigger_run(struct kf_kfp_trigger *t,
 		if (rc)
 			goto out;
 	}
-	if (trig) {
+	rc = triggering_commits(t, &cands, &ncands, err);
+	for (size_t i = 0; i < ncands && !rc; i++) {
+		struct kf_diags dg = KF_DIAGS_INIT;
 		struct enqueue_arg eq;
+		char *pid = NULL, *vid = NULL, *eid = NULL, *pkg = NULL;
+		const char *data = t->package;
+		size_t len = t->package_len;
 
-		rc = ensure_version(t, &pid, &vid, &eid, res, err);
-		if (rc) {
-			if (res->status)
-				write_status(t, res->status, NULL);
-			goto out;
+		if (strcmp(cands[i], t->commit)) {
+			/* an older commit of a burst (queue): its own package */
+			rc = t->read(t->source_ctx, cands[i], t->p->package, &pkg, &len, err);
+			if (rc == KF_ENOENT || (!rc && kf_kfp_package_check(t->p->package, pkg, len, &dg))) {
+				/* nothing sound to run at that commit */
+				kf_err_clear(err);
+				kf_diags_release(&dg);
+				free(pkg);
+				rc = 0;
+				continue;
+			}
+			if (rc)
+				break;
+			data = pkg;
 		}
-		eq.pid = pid;
-		eq.vid = vid;
-		eq.eid = eid;
-		rc = step(t, STEP_ENQUEUE, &eq, res, err);
-		if (rc)
-			goto out;
-		res->triggered = true;
+		rc = ensure_version(t, cands[i], data, len, &pid, &vid, &eid, res, err);
+		if (rc && res->status)
+			write_status(t, res->status, NULL);
+		if (!rc) {
+			eq.commit = cands[i];
+			eq.pid = pid;
+			eq.vid = vid;
+			eq.eid = eid;
+			rc = step(t, STEP_ENQUEUE, &eq, res, err);
+		}
+		if (!rc)
+			res->triggered = true;
+		free(pid);
+		free(vid);
+		free(eid);
+		free(pkg);
 	}
+	if (rc)
+		goto out;
+start:
 	/* 4. start what the concurrency mode allows */
-	rc = step(t, STEP_START, NULL, res, err);
+	if (!rc)
+		rc = step(t, STEP_START, NULL, res, err);
 out:
 	if (rc)
 		kf_err_wrap(err, "pipeline '%s' in '%s'", t->p->name, t->env);
-	free(pid);
-	free(vid);
-	free(eid);
+	for (size_t i = 0; i < ncands; i++)
+		free(cands[i]);
+	free(cands);
 	return rc;
 }
 

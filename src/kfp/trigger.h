@@ -97,11 +97,18 @@ struct kf_kfp_observer {
 	void *ctx;
 };
 
-/* Did the paths changed between from and to match any pathspec? Supplied
- * by the caller (the reconciler's git source). */
+/* The git source, supplied by the caller (the reconciler's, or the CLI's).
+ * changed: did the paths changed between from and to match a pathspec?
+ * commits: the first-parent commits after `from` up to `to`, oldest first
+ *          (at most 100; owned strings in an owned array);
+ * read:    a file of a commit's tree (KF_ENOENT when absent). */
 typedef int (*kf_kfp_changed_fn)(void *ctx, const char *from, const char *to,
 				 const char *const *pathspecs, size_t n,
 				 bool *changed, struct kf_err **err);
+typedef int (*kf_kfp_commits_fn)(void *ctx, const char *from, const char *to,
+				 char ***out, size_t *n, struct kf_err **err);
+typedef int (*kf_kfp_read_fn)(void *ctx, const char *commit, const char *path,
+			      char **data, size_t *len, struct kf_err **err);
 
 struct kf_kfp_trigger {
 	struct kf_kfp *kfp;
@@ -113,8 +120,10 @@ struct kf_kfp_trigger {
 	const char *package;     /* the package at `commit` */
 	size_t package_len;
 	bool force;              /* run for this commit whatever changed (manual) */
-	kf_kfp_changed_fn changed;
-	void *changed_ctx;
+	kf_kfp_changed_fn changed; /* NULL: only new pipelines and force trigger */
+	kf_kfp_commits_fn commits; /* NULL: queue mode looks at `commit` only */
+	kf_kfp_read_fn read;       /* needed with commits */
+	void *source_ctx;
 	double pushed_at;        /* wall-clock time of the push; 0 = unknown */
 	const struct kf_kfp_observer *obs;
 };

@@ -369,6 +369,13 @@ class Store:
                "pipeline_version_id": r["pipeline_version_reference"].get("pipeline_version_id", ""),
                "parameters": r.get("runtime_config", {}).get("parameters", {}),
                "recurring_run_id": r.get("recurring_run_id", ""),
+               # runs of the same pipeline in the experiment not finished
+               # when this one was created (concurrency checks)
+               "concurrent": sum(1 for o in self.runs.values()
+                                 if o is not r and o["experiment_id"] == r["experiment_id"]
+                                 and o["pipeline_version_reference"].get("pipeline_id")
+                                 == r["pipeline_version_reference"].get("pipeline_id")
+                                 and self.run_view(o)["state"] not in TERMINAL),
                "created_at": r["created_at"], "t": time.time()}
         with open(self.args.run_log, "a") as f:
             f.write(json.dumps(rec) + "\n")
@@ -385,6 +392,10 @@ class Handler(BaseHTTPRequestHandler):
         if self.server.args.verbose:
             sys.stderr.write("kfpsim: " + fmt % a + "\n")
 
+    def setup(self):
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def send_json(self, status, obj, extra=None):
         data = json.dumps(obj).encode()
         self.send_response(status)
@@ -392,8 +403,10 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         for k, v in (extra or {}).items():
             self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(data)
+        # headers and body in one write (no Nagle / delayed-ACK stall)
+        self._headers_buffer.append(b"\r\n")
+        self._headers_buffer.append(data)
+        self.flush_headers()
 
     def send_err(self, e):
         if e.upload:

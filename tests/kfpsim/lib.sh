@@ -64,10 +64,10 @@ spec:
     endpoint: $KFP
     tokenFile: $tmp/kfp-token
   pipelines:
-    - name: xor
+    - name: ${KFP_PIPELINE:-xor}
       package: pipelines/xor/pipeline.yaml
       watch: ["pipelines/xor/**"]
-      experiment: xor
+      experiment: ${KFP_PIPELINE:-xor}
       parameters: { neighbors: 3, standard_scaler: true, commit: "\${GIT_COMMIT}", tag: "\${ENV}-\${GIT_SHORT_COMMIT}" }
       environments: [dev]
       concurrency: $conc
