@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "http/http.h"
 #include "kfp/trigger.h"
 #include "yaml/yaml.h"
 
@@ -47,6 +48,48 @@ const char *kf_kfp_concurrency_str(enum kf_kfp_concurrency c)
 char *kf_kfp_run_name(const char *pipeline, const char *commit)
 {
 	return kf_xasprintf("%s@%.12s", pipeline, commit);
+}
+
+/* ---- metrics --------------------------------------------------------- */
+
+static void m_created(void *ctx, const char *pipeline, const char *env, double latency)
+{
+	struct kf_kfp_metrics *km = ctx;
+	const char *v[] = { pipeline, env, "created" };
+
+	kf_metric_add(km->runs, v, 1);
+	if (latency >= 0)
+		kf_metric_observe(km->latency, v, latency);
+}
+
+static void m_state(void *ctx, const char *pipeline, const char *env, const char *state)
+{
+	struct kf_kfp_metrics *km = ctx;
+	const char *v[] = { pipeline, env, state };
+
+	kf_metric_add(km->runs, v, 1);
+}
+
+int kf_kfp_metrics_register(struct kf_metrics *m, struct kf_kfp_metrics *km,
+			    struct kf_kfp_observer *out, struct kf_err **err)
+{
+	static const char *const l3[] = { "pipeline", "env", "state" };
+	static const double bounds[] = { 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300 };
+
+	km->runs = kf_metrics_counter(m, "kfboot_kfp_runs_total",
+				      "Kubeflow Pipelines runs kfboot created (state=created) and the states it saw them reach.",
+				      3, l3, err);
+	if (!km->runs)
+		return KF_EINVAL;
+	km->latency = kf_metrics_histogram(m, "kfboot_kfp_push_to_run_seconds",
+					   "Seconds from a git push to the pipeline run it triggered being created.",
+					   2, l3, bounds, KF_ARRAY_SIZE(bounds), err);
+	if (!km->latency)
+		return KF_EINVAL;
+	out->run_created = m_created;
+	out->run_state = m_state;
+	out->ctx = km;
+	return 0;
 }
 
 /* ---- configuration --------------------------------------------------- */

@@ -97,6 +97,21 @@ struct kf_kfp_observer {
 	void *ctx;
 };
 
+/*
+ * An observer publishing into a Prometheus registry (src/http): families
+ * kfboot_kfp_runs_total{pipeline,env,state} (state "created" when kfboot
+ * creates a run, then each state it sees a run reach) and
+ * kfboot_kfp_push_to_run_seconds{pipeline,env} (push -> run created).
+ * km must outlive the observer; the families live in the registry.
+ */
+struct kf_metrics;
+struct kf_metric;
+struct kf_kfp_metrics {
+	struct kf_metric *runs, *latency;
+};
+int kf_kfp_metrics_register(struct kf_metrics *m, struct kf_kfp_metrics *km,
+			    struct kf_kfp_observer *out, struct kf_err **err);
+
 /* The git source, supplied by the caller (the reconciler's, or the CLI's).
  * changed: did the paths changed between from and to match a pathspec?
  * commits: the first-parent commits after `from` up to `to`, oldest first
