@@ -48,7 +48,8 @@ done
 kfpsim_assert_valid
 
 # the SDK's two calls for the same push, with curl
-eval "$(curl -sf "$KFP/kfpsim/dump" | jq -r '"pid=" + .pipelines[0].pipeline_id + "; eid=" + .experiments[0].experiment_id')"
+pid=$(curl -sf "$KFP/kfpsim/dump" | jq -r '.pipelines[0].pipeline_id')
+eid=$(curl -sf "$KFP/kfpsim/dump" | jq -r '.experiments[0].experiment_id')
 : >"$tmp/curl.lat"
 for i in $(seq "$RUNS"); do
 	t0=$(now)

@@ -99,7 +99,8 @@ grep -q "test_accuracy=" "$tmp/table" || fail "table lacks metrics: $(cat "$tmp/
 ra=$(jq -r '.[0].run_id' "$tmp/runs.json")
 rb=$(jq -r '.[1].run_id' "$tmp/runs.json")
 kfq runs compare "$ra" "$rb" >"$tmp/cmp" || fail "compare failed"
-grep -q "test_accuracy" "$tmp/cmp" && grep -q "commit" "$tmp/cmp" || fail "compare output: $(cat "$tmp/cmp")"
+grep -q "test_accuracy" "$tmp/cmp" || fail "compare lacks metrics: $(cat "$tmp/cmp")"
+grep -q "commit" "$tmp/cmp" || fail "compare lacks parameters: $(cat "$tmp/cmp")"
 
 step "5. faults: 429 and drops retried; 500 after create gives exactly one run"
 kfpsim_faults '[{"method":"GET","path":"/experiments$","kind":"429","count":2},
