@@ -517,6 +517,18 @@ static json_t *find_run(json_t *journals, const char *id)
 	return NULL;
 }
 
+/* A value for the side-by-side table: numbers with %g, strings bare. */
+static char *show(const json_t *v)
+{
+	if (!v)
+		return kf_xstrdup("-");
+	if (json_is_number(v))
+		return kf_xasprintf("%g", json_number_value(v));
+	if (json_is_string(v))
+		return kf_xstrdup(json_string_value(v));
+	return json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+}
+
 static void cmp_section(json_t *a, json_t *b, const char *title)
 {
 	json_t *keys = json_object(), *v;
@@ -528,8 +540,7 @@ static void cmp_section(json_t *a, json_t *b, const char *title)
 		json_object_set(keys, k, json_true());
 	printf("%s\n", title);
 	json_object_foreach(keys, k, v) {
-		char *sa = json_object_get(a, k) ? json_dumps(json_object_get(a, k), JSON_ENCODE_ANY) : kf_xstrdup("-");
-		char *sb = json_object_get(b, k) ? json_dumps(json_object_get(b, k), JSON_ENCODE_ANY) : kf_xstrdup("-");
+		char *sa = show(json_object_get(a, k)), *sb = show(json_object_get(b, k));
 
 		printf("  %-24s %-24s %-24s%s\n", k, sa, sb, strcmp(sa, sb) ? "  *" : "");
 		free(sa);

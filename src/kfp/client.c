@@ -348,7 +348,8 @@ static int list_all(struct kf_kfp *c, const char *path, const char *key,
 		free(p);
 		if (rc)
 			break;
-		json_array_extend(all, json_object_get(page, key) ? json_object_get(page, key) : json_array());
+		if (json_is_array(json_object_get(page, key)))
+			json_array_extend(all, json_object_get(page, key));
 		next = json_string_value(json_object_get(page, "next_page_token"));
 		free(tok);
 		tok = next && *next ? kf_xstrdup(next) : NULL;

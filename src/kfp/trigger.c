@@ -461,6 +461,8 @@ static void record_run(json_t *entry, const json_t *intent, const json_t *run)
 		      "display", jstr(intent, "display"), "run_id", id, "state", jstr(run, "state"),
 		      "created_at", jstr(run, "created_at"), "version_id", jstr(intent, "version_id"),
 		      "parameters", json_object_get(intent, "parameters") ?: json_object());
+	if (*jstr(run, "finished_at"))
+		json_object_set_new(r, "finished_at", json_string(jstr(run, "finished_at")));
 	json_array_append_new(runs, r);
 	while (json_array_size(runs) > KF_KFP_RUNS_KEPT)
 		json_array_remove(runs, 0);
