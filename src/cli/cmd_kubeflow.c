@@ -52,8 +52,8 @@ static void free_strv(char **v, size_t n)
 }
 
 /* Options of each subcommand (getopt letters). */
-#define OPTS_LIST "cCf"
-#define OPTS_INSTALL "cSrRCfkxtdWepsD"
+#define OPTS_LIST "cCfO"
+#define OPTS_INSTALL "cSrRCfOkxtdWepsD"
 #define OPTS_STATUS "Ckx"
 #define OPTS_UNINSTALL "CkxtdFA"
 
@@ -66,7 +66,8 @@ static int parse(struct kf_opts *o, struct kf_cli *cli, int argc, char **argv,
 		{ "release", required_argument, NULL, 'r' },
 		{ "repository", required_argument, NULL, 'R' },
 		{ "catalog", required_argument, NULL, 'C' },
-		{ "file", required_argument, NULL, 'f' },
+		{ "filename", required_argument, NULL, 'f' },
+		{ "file", required_argument, NULL, 'O' },
 		{ "kubeconfig", required_argument, NULL, 'k' },
 		{ "context", required_argument, NULL, 'x' },
 		{ "timeout", required_argument, NULL, 't' },
@@ -97,6 +98,10 @@ static int parse(struct kf_opts *o, struct kf_cli *cli, int argc, char **argv,
 		case 'r': o->release = optarg; break;
 		case 'R': o->repository = optarg; break;
 		case 'C': o->catalog = optarg; break;
+		case 'O':
+			kf_cli_deprecated(cli, "--file", "-f/--filename");
+			o->profile = optarg;
+			break;
 		case 'f': o->profile = optarg; break;
 		case 'k': o->kubeconfig = optarg; break;
 		case 'x': o->context = optarg; break;
@@ -659,7 +664,7 @@ const struct kf_cmd kf_cmd_kubeflow = {
 		"  --release TAG      render upstream kubeflow/manifests at TAG (git clone into the\n"
 		"                     cache dir, then kustomize build / kubectl kustomize)\n"
 		"  --repository URL   upstream repository (a mirror; default: the catalog's)\n"
-		"  -f, --file F       a Cluster profile (components, source, release, state dir)\n"
+		"  -f, --filename F   a Cluster profile (components, source, release, state dir)\n"
 		"  --timeout D        deadline per component (default 10m)\n"
 		"  --dry-run          server-side dry run; nothing is changed\n"
 		"  --no-wait          do not wait for health\n"

@@ -31,6 +31,8 @@ static int parse_output(struct kf_cli *cli, const char *v)
 		cli->output = KF_OUT_JSON;
 	else if (!strcmp(v, "yaml"))
 		cli->output = KF_OUT_YAML;
+	else if (!strcmp(v, "wide"))
+		cli->output = KF_OUT_WIDE;
 	else
 		return -1;
 	return 0;
@@ -67,7 +69,7 @@ static int take_global_options(struct kf_cli *cli, int argc, char **argv)
 			cli->color = false;
 		} else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
 			if (i + 1 >= argc) {
-				fprintf(stderr, "kfboot: option '%s' needs a value: text, json or yaml\n", a);
+				fprintf(stderr, "kfboot: option '%s' needs a value: text, json, yaml or wide\n", a);
 				return -1;
 			}
 			val = argv[++i];
@@ -79,7 +81,7 @@ static int take_global_options(struct kf_cli *cli, int argc, char **argv)
 			argv[out++] = argv[i];
 		}
 		if (val && parse_output(cli, val) < 0) {
-			fprintf(stderr, "kfboot: unknown output format '%s' (use text, json or yaml)\n", val);
+			fprintf(stderr, "kfboot: unknown output format '%s' (use text, json, yaml or wide)\n", val);
 			return -1;
 		}
 	}

@@ -26,7 +26,7 @@ if git -C "$KF_SOURCE_DIR" rev-parse HEAD >/dev/null 2>&1; then
 	head=$(git -C "$KF_SOURCE_DIR" rev-parse --short=12 HEAD)
 	[[ $v == *"(commit $head"* ]] || fail "version does not name commit $head: $v"
 fi
-"$p/bin/kfboot" -o json version | grep -q '"commit"' || fail "version -o json has no commit"
+grep -q '"commit"' <<<"$("$p/bin/kfboot" -o json version)" || fail "version -o json has no commit"
 
 # 2. Man pages: kfboot(1) and one page per command, rendering cleanly.
 for page in kfboot kfboot-apply kfboot-validate kfboot-completion; do
@@ -38,7 +38,8 @@ done
 for c in $("$p/bin/kfboot" help | awk '/^Commands:/{f=1;next} /^$/{f=0} f{print $1}'); do
 	[ -f "$p/share/man/man1/kfboot-$c.1" ] || fail "no man page for command $c"
 done
-MANPATH=$p/share/man MANWIDTH=100 man -P cat kfboot-apply | grep -q -- "--prune" ||
+page=$(MANPATH=$p/share/man MANWIDTH=100 man -P cat kfboot-apply)
+grep -q -- "--prune" <<<"$page" ||
 	fail "man kfboot-apply does not show apply's flags"
 
 # 3. Completion files: what `kfboot completion` prints.
@@ -56,13 +57,20 @@ complete_words() { # words... (the last one is being completed)
 		_kfboot
 		printf "%s\n" "${COMPREPLY[@]}"' _ "$bashc" "$@"
 }
-complete_words kfboot ap | grep -qx apply || fail "kfboot ap<TAB> does not offer apply"
-complete_words kfboot va | grep -qx validate || fail "kfboot va<TAB> does not offer validate"
-complete_words kfboot apply --pr | grep -qx -- --prune || fail "apply --pr<TAB> does not offer --prune"
-complete_words kfboot apply --pr | grep -qx -- --force-prune && fail "apply --pr<TAB> offers --force-prune"
-complete_words kfboot kubeflow "" | grep -qx install || fail "kubeflow <TAB> does not offer install"
-complete_words kfboot -o "" | grep -qx json || fail "-o <TAB> does not offer json"
-complete_words kfboot help up | grep -qx up || fail "help up<TAB> does not offer up"
+offers() { # word, then the words being completed (no pipe: grep -q would
+	# end the pipe early, and pipefail would count that as a failure)
+	local want=$1 got
+	shift
+	got=$(complete_words "$@")
+	grep -qx -- "$want" <<<"$got"
+}
+offers apply kfboot ap || fail "kfboot ap<TAB> does not offer apply"
+offers validate kfboot va || fail "kfboot va<TAB> does not offer validate"
+offers --prune kfboot apply --pr || fail "apply --pr<TAB> does not offer --prune"
+offers --force-prune kfboot apply --pr && fail "apply --pr<TAB> offers --force-prune"
+offers install kfboot kubeflow "" || fail "kubeflow <TAB> does not offer install"
+offers json kfboot -o "" || fail "-o <TAB> does not offer json"
+offers up kfboot help up || fail "help up<TAB> does not offer up"
 
 # 5. Docs.
 [ -f "$p/share/doc/kfboot/README.md" ] || fail "no README in share/doc/kfboot"

@@ -47,7 +47,7 @@ done
 img=$(grep -m1 -oE 'image: [^ ]*trainer[^ ]*:[^ @]+' "$SRC/trainer.yaml" | sed 's/.*://')
 [[ $(jq -r '.components[] | select(.component == "trainer") | .version' "$tmp/status.json") == "$img" ]] ||
 	fail "trainer version is not the image tag $img: $(jq -c '.components[2]' "$tmp/status.json")"
-kf kubeflow status | grep -qE '^trainer +[^ ]+ +[0-9]+ +[0-9]+  Healthy' || fail "text status has no trainer row"
+grep -qE '^trainer +[^ ]+ +[0-9]+ +[0-9]+  Healthy' <<<"$(kf kubeflow status)" || fail "text status has no trainer row"
 
 step "2. uninstall refuses to remove what trainer needs"
 k create configmap bystander -n kubeflow --from-literal=a=b >/dev/null
@@ -69,7 +69,7 @@ step "4. uninstall trainer"
 n=$(jq -r '.components[] | select(.component == "trainer") | .objects' "$tmp/status.json")
 kf kubeflow uninstall trainer -o json >"$tmp/un.json" 2>"$tmp/un.err" || { cat "$tmp/un.err"; fail "uninstall trainer failed"; }
 [[ $(jq -r '.components[0].deleted' "$tmp/un.json") == "$n" ]] || fail "deleted $(jq -c . "$tmp/un.json"), expected $n objects"
-k get deploy -A -o name | grep -q trainer && fail "a trainer Deployment is still there"
+grep -q trainer <<<"$(k get deploy -A -o name)" && fail "a trainer Deployment is still there"
 k get configmap bystander -n kubeflow >/dev/null || fail "an unlabelled object was deleted"
 [[ $(kf kubeflow status -o json | jq -r '[.components[].component] | join(",")') == kubeflow-namespace,kubeflow-roles ]] ||
 	fail "status after uninstall is wrong"
@@ -77,7 +77,7 @@ k get configmap bystander -n kubeflow >/dev/null || fail "an unlabelled object w
 step "5. uninstall --all"
 kf kubeflow uninstall --all >"$tmp/all.out" 2>&1 || { cat "$tmp/all.out"; fail "uninstall --all failed"; }
 grep -q "^kubeflow-roles: deleted" "$tmp/all.out" || fail "kubeflow-roles not reported"
-kf kubeflow status | grep -q "No Kubeflow component is installed" || fail "status after --all: $(kf kubeflow status)"
+grep -q "No Kubeflow component is installed" <<<"$(kf kubeflow status)" || fail "status after --all: $(kf kubeflow status)"
 
 step "6. an unknown component"
 set +e
