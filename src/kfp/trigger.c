@@ -2,7 +2,8 @@
  * trigger.c - one trigger pass for (pipeline, environment, commit): the
  * exactly-once protocol, the concurrency modes and the run records
  * (trigger.h, docs/retraining.md). Also parses the `pipelines:` section of
- * kfboot.yaml and checks pipeline packages before anything is uploaded.
+ * kfboot.yaml and checks pipeline packages (kfp/ir.h) before anything is
+ * uploaded.
  *
  * Every decision is taken from the journal as read at the start of a step
  * and written back with a resourceVersion precondition; a conflict means
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include "http/http.h"
+#include "kfp/ir.h"
 #include "kfp/trigger.h"
 #include "yaml/yaml.h"
 
@@ -328,68 +330,22 @@ const struct kf_kfp_pipeline *kf_kfp_pipelines_find(const struct kf_kfp_pipeline
 int kf_kfp_package_check(const char *name, const char *data, size_t len,
 			 struct kf_diags *d)
 {
-	struct kf_yaml_docs *docs = NULL;
+	struct kf_kfp_ir *ir = NULL;
 	struct kf_err *e = NULL;
-	json_t *root, *comps, *execs, *dag, *tasks, *t;
-	const char *key;
 	size_t before = d->n;
+	int rc;
 
-	if (kf_yaml_load_buf(&docs, name, data, len, NULL, &e)) {
+	/* the same checks as `kfboot pipeline validate` and the local runner */
+	rc = kf_kfp_ir_check(&ir, name, data, len, d, &e);
+	if (rc && d->n == before) {
 		char *s = kf_err_str(e);
 
-		kf_diags_add(d, NULL, 0, 0, "%s", s);
+		kf_diags_add(d, name, 0, 0, "%s", s ? s : "invalid pipeline package");
 		free(s);
-		kf_err_free(e);
-		return KF_EINVAL;
 	}
-	root = kf_yaml_count(docs) ? kf_yaml_doc(docs, 0) : NULL;
-	if (!json_is_object(root)) {
-		kf_diags_add(d, name, 1, 1, "a compiled KFP pipeline must be a YAML mapping");
-		goto out;
-	}
-	if (!json_string_value(json_object_get(json_object_get(root, "pipelineInfo"), "name")))
-		diag_at(d, docs, name, root, json_object_get(root, "pipelineInfo") ? "pipelineInfo" : NULL,
-			"pipelineInfo.name is missing%s", "");
-	if (!json_string_value(json_object_get(root, "schemaVersion")))
-		diag_at(d, docs, name, root, NULL, "schemaVersion is missing%s", "");
-	comps = json_object_get(root, "components");
-	execs = json_object_get(json_object_get(root, "deploymentSpec"), "executors");
-	json_object_foreach(comps, key, t) {
-		const char *ex = json_string_value(json_object_get(t, "executorLabel"));
-
-		if (ex && !json_object_get(execs, ex))
-			diag_at(d, docs, name, t, "executorLabel", "component '%s' names an executor that does not exist", key);
-	}
-	dag = json_object_get(json_object_get(root, "root"), "dag");
-	if (!json_is_object(dag)) {
-		diag_at(d, docs, name, root, json_object_get(root, "root") ? "root" : NULL, "root.dag is missing%s", "");
-		goto out;
-	}
-	tasks = json_object_get(dag, "tasks");
-	json_object_foreach(tasks, key, t) {
-		const char *cref = json_string_value(json_object_get(json_object_get(t, "componentRef"), "name"));
-		json_t *comp = cref ? json_object_get(comps, cref) : NULL, *params, *decl, *iv;
-		const char *in;
-
-		if (!cref) {
-			diag_at(d, docs, name, t, NULL, "task '%s' has no componentRef.name", key);
-			continue;
-		}
-		if (!comp) {
-			diag_at(d, docs, name, json_object_get(t, "componentRef"), "name",
-				"task refers to component '%s', which does not exist", cref);
-			continue;
-		}
-		params = json_object_get(json_object_get(t, "inputs"), "parameters");
-		decl = json_object_get(json_object_get(comp, "inputDefinitions"), "parameters");
-		json_object_foreach(params, in, iv) {
-			if (!json_object_get(decl, in))
-				diag_at(d, docs, name, params, in, "task input '%s' is not declared by its component", in);
-		}
-	}
-out:
-	kf_yaml_free(docs);
-	return d->n > before ? KF_EINVAL : 0;
+	kf_err_free(e);
+	kf_kfp_ir_free(ir);
+	return rc ? KF_EINVAL : 0;
 }
 
 /* ---- parameters ------------------------------------------------------ */

@@ -73,10 +73,9 @@ const struct kf_kfp_pipeline *kf_kfp_pipelines_find(const struct kf_kfp_pipeline
 const char *kf_kfp_concurrency_str(enum kf_kfp_concurrency c);
 
 /*
- * Check a compiled KFP v2 pipeline (IR YAML): it loads, pipelineInfo.name,
- * schemaVersion, root.dag tasks naming components that exist, components
- * naming executors that exist, task inputs declared by the component.
- * Problems go to diags with name:line:col.
+ * Check a compiled KFP v2 pipeline (IR YAML) with kfp/ir.h's rules (the
+ * same as `kfboot pipeline validate`). Problems go to diags with
+ * name:line:col; KF_EINVAL when there is any.
  */
 int kf_kfp_package_check(const char *name, const char *data, size_t len,
 			 struct kf_diags *diags);

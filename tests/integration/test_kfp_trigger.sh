@@ -67,7 +67,7 @@ git -C "$R" commit -qam "typo in the package"
 c4=$(git -C "$R" rev-parse HEAD)
 : >"$tmp/stderr"
 if kf runs sync >/dev/null; then fail "sync of a broken package succeeded"; fi
-grep -q "pipelines/xor/pipeline.yaml:[0-9]*:[0-9]*: task refers to component 'comp-train-modle'" "$tmp/stderr" ||
+grep -q "pipelines/xor/pipeline.yaml:[0-9]*:[0-9]*: task 'train-model': component 'comp-train-modle' does not exist" "$tmp/stderr" ||
 	fail "no file:line:col error: $(cat "$tmp/stderr")"
 [[ $(kfpsim_stats | jq .versions) == "$nver" ]] || fail "a broken package was uploaded"
 [[ $(kfp_runs_for "xor@${c4:0:12}") == 0 ]] || fail "broken package ran"

@@ -28,7 +28,7 @@ static const char good_pkg[] =
 	"        epochs: {parameterType: NUMBER_INTEGER}\n"
 	"deploymentSpec:\n"
 	"  executors:\n"
-	"    exec-train: {container: {image: x}}\n"
+	"    exec-train: {container: {image: x, command: [python], args: [train.py]}}\n"
 	"pipelineInfo: {name: xor}\n"
 	"root:\n"
 	"  dag:\n"
@@ -38,6 +38,9 @@ static const char good_pkg[] =
 	"        inputs:\n"
 	"          parameters:\n"
 	"            epochs: {componentInputParameter: epochs}\n"
+	"  inputDefinitions:\n"
+	"    parameters:\n"
+	"      epochs: {parameterType: NUMBER_INTEGER}\n"
 	"schemaVersion: 2.1.0\n";
 
 static char *diags_join(struct kf_diags *d)
@@ -166,16 +169,17 @@ static void check_broken(const char *from, const char *to, const char *want)
 
 static void test_kfp_package__broken(void **state)
 {
+	/* the checks are src/kfp/ir.c's (shared with `kfboot pipeline`) */
 	check_broken("componentRef: {name: comp-train}", "componentRef: {name: comp-trian}",
-		     "p.yaml:15:24: task refers to component 'comp-trian', which does not exist");
+		     "p.yaml:15:24: task 'train': component 'comp-trian' does not exist");
 	check_broken("executorLabel: exec-train", "executorLabel: exec-tran",
-		     "p.yaml:3:5: component 'comp-train' names an executor that does not exist");
+		     "p.yaml:3:5: component 'comp-train': executor 'exec-tran' does not exist");
 	check_broken("            epochs: {componentInputParameter", "            epoch: {componentInputParameter",
-		     "p.yaml:18:13: task input 'epoch' is not declared by its component");
-	check_broken("pipelineInfo: {name: xor}", "pipelineInfo: {}", "pipelineInfo.name is missing");
-	check_broken("schemaVersion: 2.1.0\n", "", "schemaVersion is missing");
-	check_broken("root:\n", "rot:\n", "root.dag is missing");
-	check_broken("components:\n", "components: [\n", "p.yaml:");
+		     "p.yaml:18:13: task 'train': component 'comp-train' declares no input parameter 'epoch'");
+	check_broken("pipelineInfo: {name: xor}", "pipelineInfo: {}", "p.yaml:10:15: pipelineInfo: missing 'name'");
+	check_broken("schemaVersion: 2.1.0\n", "", "missing 'schemaVersion'");
+	check_broken("root:\n", "rot:\n", "missing 'root'");
+	check_broken("components:\n", "components: [\n", "p.yaml:3:18: ");
 }
 
 static void test_kfp_params__expand(void **state)
