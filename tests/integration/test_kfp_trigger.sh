@@ -15,7 +15,9 @@
 #   6. recurring runs: created with no_catchup, replaced when changed in git
 #      (new created, old deleted: exactly one), catchup: true honoured,
 #      deleted when removed from git;
-#   7. the token never shows in any output; every request kfboot sent
+#   7. the example platform repository (pipelines/platform) with the XOR
+#      study's compiled pipeline runs once in dev;
+#   8. the token never shows in any output; every request kfboot sent
 #      passed the simulator's OpenAPI validation.
 set -euo pipefail
 : "${KFBOOT:?}" "${KF_SOURCE_DIR:?}"
@@ -135,7 +137,23 @@ git -C "$R" commit -qam "no schedule"
 kf runs sync >/dev/null || fail "sync schedule removal"
 [[ $(curl -sf "$KFP/kfpsim/dump" | jq '.recurring_runs | length') == 0 ]] || fail "removed schedule not deleted"
 
-step "7. no token in any output; every request valid"
+step "7. the example platform repository (pipelines/platform) with the XOR study's compiled pipeline"
+P=$tmp/platform
+cp -r "$KF_SOURCE_DIR/pipelines/platform" "$P"
+mkdir -p "$P/pipelines"
+cp -r "$KF_SOURCE_DIR/pipelines/xor" "$P/pipelines/xor"
+git -C "$P" init -q -b main
+git -C "$P" -c user.email=t@example.com -c user.name=t add -A
+git -C "$P" -c user.email=t@example.com -c user.name=t commit -qm platform
+cp=$(git -C "$P" rev-parse HEAD)
+kubectl --kubeconfig "$KC" create namespace ml-staging >/dev/null
+kubectl --kubeconfig "$KC" create namespace ml-prod >/dev/null
+"$KFBOOT" runs sync --repo "$P" --kubeconfig "$KC" --kfp-endpoint "$KFP" --kfp-token-file "$tmp/kfp-token" \
+	>"$tmp/out" 2>>"$tmp/stderr" || { cat "$tmp/stderr"; fail "sync of the example platform repository"; }
+[[ $(jq -c --arg n "xor@${cp:0:12}" 'select(.display_name == $n)' "$KFPLOG" | wc -l) == 1 ]] ||
+	fail "the example's xor pipeline did not run once: $(cat "$tmp/out")"
+
+step "8. no token in any output; every request valid"
 kf runs sync -v -v >/dev/null 2>&1 || true
 KFBOOT_TRACE=all "$KFBOOT" runs sync -v -v --repo "$R" --kubeconfig "$KC" >>"$tmp/stderr" 2>&1 || true
 if grep -rqF "$(cat "$tmp/kfp-token")" "$tmp/stderr" "$tmp/out" "$tmp/table" "$tmp/cmp" "$tmp/runs.json"; then
