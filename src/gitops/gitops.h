@@ -192,9 +192,11 @@ struct kf_repo_pipeline {
 	enum kf_concurrency concurrency; /* default skip */
 	bool has_schedule;
 	struct {
-		char *cron;         /* 6 fields */
+		char *cron;         /* 6 fields; NULL when interval is used */
+		double interval;    /* seconds (interval: 6h); 0 with cron */
 		int max_concurrency;/* default 1 */
 		bool catchup;       /* default false */
+		bool enabled;       /* default true */
 	} schedule;
 	struct kf_pos pos;
 };

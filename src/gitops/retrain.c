@@ -82,8 +82,9 @@ static void convert(struct kf_kfp_pipeline *dst, const struct kf_repo_pipeline *
 		dst->schedule.set = true;
 		dst->schedule.cron = p->schedule.cron;
 		dst->schedule.max_concurrency = p->schedule.max_concurrency ? p->schedule.max_concurrency : 1;
+		dst->schedule.interval = p->schedule.interval;
 		dst->schedule.catchup = p->schedule.catchup;
-		dst->schedule.enabled = true;
+		dst->schedule.enabled = p->schedule.enabled;
 	}
 }
 

@@ -4,7 +4,9 @@
 # cluster and kfpsim as KFP. After each environment's sync the trigger step
 # runs: first sight -> one run; a push touching only unwatched files -> no
 # run; a push touching the pipeline -> exactly one run for that commit; a
-# second reconcile of the same commit -> nothing more. Every request kfboot
+# second reconcile of the same commit -> nothing more; a schedule declared
+# in git (interval, disabled) becomes one recurring run and is deleted when
+# removed. Every request kfboot
 # sent passed kfpsim's OpenAPI validation.
 set -euo pipefail
 : "${KFBOOT:?}" "${KF_SOURCE_DIR:?}"
@@ -44,5 +46,17 @@ rec
 [[ $(kfp_runs_for "xor@${c3:0:12}") == 1 ]] || fail "watched push: $(kfp_runs_for "xor@${c3:0:12}") runs"
 rec
 [[ $(wc -l <"$KFPLOG") == 2 ]] || fail "a second reconcile of the same commit started a run"
+
+step "3. a schedule (interval, disabled) declared in git becomes one recurring run; removed, it is deleted"
+kfp_write_config "$R" queue '      schedule: { interval: 6h, enabled: false }'
+git -C "$R" commit -qam "six-hourly, off for now"
+rec
+curl -sf "$KFP/kfpsim/dump" | jq '.recurring_runs' >"$tmp/rr"
+jq -e 'length == 1 and (.[0] | .trigger.periodic_schedule.interval_second == "21600" and .mode == "DISABLE" and .no_catchup == true)' "$tmp/rr" >/dev/null ||
+	fail "recurring run: $(cat "$tmp/rr")"
+kfp_write_config "$R" queue ''
+git -C "$R" commit -qam "no schedule"
+rec
+[[ $(curl -sf "$KFP/kfpsim/dump" | jq '.recurring_runs | length') == 0 ]] || fail "schedule removed from git not deleted"
 kfpsim_assert_valid
 echo "PASS: test_kfp_reconcile"
