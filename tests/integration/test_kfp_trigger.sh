@@ -49,6 +49,10 @@ curl -sf "$KFP/kfpsim/dump" >"$tmp/dump"
 jq -e --arg c "$c1" --arg t "dev-${c1:0:12}" 'select(.parameters.commit == $c and .parameters.tag == $t and .parameters.neighbors == 3)' "$KFPLOG" >/dev/null ||
 	fail "parameters not expanded: $(cat "$KFPLOG")"
 
+# queue mode: a newer commit waits while c1's run is active; from here on
+# runs finish at once so each watched push starts its own run right away
+kfpsim_config '{"pending": 0, "running": 0}'
+
 step "2. unwatched push: nothing; watched push: one; repeats: nothing"
 c2=$(kfp_commit "$R" README.md "docs only")
 kf runs sync >/dev/null || fail "sync c2"
