@@ -28,6 +28,7 @@
 #include "gitops/gitops.h"
 #include "gitops/live.h"
 #include "http/http.h"
+#include "kfp/trigger.h"
 
 #define STATUS_NS "kfboot-system"
 #define STATUS_NAME "kfboot-status"
@@ -38,6 +39,8 @@ struct kf_live {
 	char *branch, *inventory_ns;
 	struct kf_metrics *reg;
 	struct kf_gitops_metrics *gm;
+	struct kf_kfp_metrics km;      /* retraining: runs by state, push -> run latency */
+	struct kf_kfp_observer kobs;
 	struct kf_http_server *srv;
 	struct kf_webhook *hooks;
 	struct kf_drift *drift;
@@ -462,6 +465,10 @@ int kf_live_start(struct kf_live **out, struct kf_reconciler *r,
 		goto out;
 	kf_gitops_metrics_attach(l->gm, r);
 	kf_gitops_metrics_leader(l->gm, !opts->elect);
+	rc = kf_kfp_metrics_register(l->reg, &l->km, &l->kobs, err);
+	if (rc)
+		goto out;
+	kf_reconciler_set_kfp_observer(r, &l->kobs);
 	if (opts->webhook_secret_file) {
 		rc = kf_webhook_secret_load(opts->webhook_secret_file, &secret, err);
 		if (rc)
