@@ -56,8 +56,8 @@ static bool same(const json_t *a, const json_t *b)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct kf_yaml_opts opts = { 20000, 100 };
-	struct kf_yaml_opts again = { 2000000, 100 };
+	struct kf_yaml_opts opts = { 20000, 100, 1 << 20 };
+	struct kf_yaml_opts again = { 2000000, 100, 1 << 26 };
 	struct kf_yaml_docs *d = NULL;
 
 	if (kf_yaml_load_buf(&d, "fuzz", (const char *)data, size, &opts, NULL))
