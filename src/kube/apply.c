@@ -71,7 +71,7 @@ struct run {
 	struct gk_list *lists;
 	size_t nlists;
 	struct member *members;
-	size_t nmembers;
+	size_t nmembers, amembers;
 	const struct kf_obj **pruned;
 	size_t npruned;
 };
@@ -434,6 +434,11 @@ static int list_all(struct run *r, bool metadata_only, struct kf_err **err)
 	return rc;
 }
 
+static int cmp_member_key(const void *pa, const void *pb)
+{
+	return strcmp(((const struct member *)pa)->key, ((const struct member *)pb)->key);
+}
+
 static void collect_members(struct run *r)
 {
 	for (size_t i = 0; i < r->nlists; i++) {
@@ -454,23 +459,30 @@ static void collect_members(struct run *r)
 			}
 			if (strcmp(nz(sget(json_object_get(json_object_get(it, "metadata"), "labels"), KF_APPLYSET_PART_OF)), r->id))
 				continue; /* never touch what is not labelled ours */
-			r->members = kf_xrealloc(r->members, (r->nmembers + 1) * sizeof(*r->members));
+			kf_xgrow((void **)&r->members, &r->amembers, r->nmembers + 1, sizeof(*r->members));
 			m = &r->members[r->nmembers++];
 			m->key = live_key(it);
 			m->live = it;
 			m->rest = r->lists[i].rest;
 			m->rank = kf_kube_kind_rank(m->rest->group, m->rest->kind);
 			m->desired = false;
+			if (!m->key)
+				m->key = kf_xstrdup("");
 		}
 	}
+	/* sorted by key: find_member is a binary search (a linear one made
+	 * marking n unchanged objects O(n^2)) */
+	if (r->nmembers > 1)
+		qsort(r->members, r->nmembers, sizeof(*r->members), cmp_member_key);
 }
 
 static struct member *find_member(struct run *r, const char *key)
 {
-	for (size_t i = 0; i < r->nmembers; i++)
-		if (!strcmp(r->members[i].key, key))
-			return &r->members[i];
-	return NULL;
+	struct member k = { .key = (char *)key };
+
+	if (!r->nmembers)
+		return NULL;
+	return bsearch(&k, r->members, r->nmembers, sizeof(*r->members), cmp_member_key);
 }
 
 /* ---- applying ------------------------------------------------------- */
