@@ -8,7 +8,7 @@ PKGS="cmake pkg-config gcc clang make libgit2-dev libcurl4-openssl-dev libyaml-d
 libssh2-1-dev libjansson-dev libssl-dev libcmocka-dev libmicrohttpd-dev
 libclang-rt-14-dev openssh-server openssh-client git shellcheck ansible-core
 sudo valgrind python3-yaml iproute2 iptables ca-certificates jq curl openssl
-xxd groff-base procps util-linux"
+xxd groff-base procps util-linux zlib1g-dev"
 
 missing=""
 for p in $PKGS; do
