@@ -471,19 +471,12 @@ static void test_yaml_alias__merge_copies_values(void **state)
 static void test_yaml_alias__deep_chain_refused(void **state)
 {
 	struct kf_buf b = KF_BUF_INIT;
-	struct timespec t0, t1;
-	double secs;
 	char *m;
 
 	kf_buf_adds(&b, "a0: &a0 [x]\n");
 	for (int i = 1; i < 20000; i++)
 		kf_buf_addf(&b, "a%d: &a%d [*a%d]\n", i, i, i - 1);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	m = load_err(b.buf, b.len, NULL);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	secs = (double)(t1.tv_sec - t0.tv_sec) +
-	       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-	assert_true(secs < 1.0);
 	/* each level copies the whole chain below it: the alias ratio (or
 	 * the depth limit) stops it long before it is deep enough to hurt */
 	assert_true(kf_str_startswith(m, "t.yaml:"));
