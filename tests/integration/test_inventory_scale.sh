@@ -43,14 +43,12 @@ k() { kubectl --kubeconfig "$KC" "$@"; }
 # ~6,000 of them already filled one Secret; the same names every run
 gen() { # gen COUNT FILE
 	awk -v n="$1" 'BEGIN {
-		x = 12345
+		srand(12345)
 		print "apiVersion: v1\nkind: Namespace\nmetadata: {name: inv-scale}"
 		for (i = 0; i < n; i++) {
 			pad = ""
-			for (j = 0; j < 180; j++) {
-				x = (x * 1103515245 + 12345) % 2147483648
-				pad = pad substr("0123456789abcdef", int(x / 65536) % 16 + 1, 1)
-			}
+			for (j = 0; j < 180; j++)
+				pad = pad substr("0123456789abcdef", int(rand() * 16) + 1, 1)
 			printf "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm-%s-%07d, namespace: inv-scale}\ndata: {i: \"%d\"}\n", pad, i, i
 		}
 	}' >"$2"
