@@ -73,6 +73,7 @@ struct member {       /* a live object listed by the part-of label */
 struct gk_list {          /* one LIST per group/kind */
 	const struct kf_rest *rest;
 	json_t *items;        /* array of live objects, owned */
+	json_t *index;        /* key -> item, built when first needed */
 	bool settled;         /* health: all ready, not listed again */
 };
 
@@ -89,6 +90,7 @@ struct run {
 	json_t *state0;      /* as read */
 	char *gks_old, *nss_old;
 	size_t parts_old;    /* state parts the parent named when read */
+	json_t *ns_names;    /* names of the set's Namespaces (classify) */
 	struct gk_list *lists;
 	size_t nlists;
 	struct member *members;
@@ -562,7 +564,7 @@ static void add_list_rest(struct run *r, const struct kf_rest *rest)
 		if (!strcmp(r->lists[i].rest->group, rest->group) && !strcmp(r->lists[i].rest->kind, rest->kind))
 			return;
 	r->lists = kf_xrealloc(r->lists, (r->nlists + 1) * sizeof(*r->lists));
-	r->lists[r->nlists++] = (struct gk_list){ rest, NULL, false };
+	r->lists[r->nlists++] = (struct gk_list){ .rest = rest };
 }
 
 static void plan_lists(struct run *r)
@@ -616,6 +618,8 @@ static int list_all(struct run *r, bool metadata_only, struct kf_err **err)
 		}
 		json_decref(r->lists[i].items);
 		r->lists[i].items = json_array();
+		json_decref(r->lists[i].index);
+		r->lists[i].index = NULL;
 	}
 	do {
 		size_t nq = 0;
@@ -768,16 +772,27 @@ static enum verdict classify(struct run *r, const struct kf_kube_req *q, char **
 		/* A namespace from the set still being created, or a CRD just
 		 * established but not served yet: retry; anything else fails. */
 		bool ns_in_set = false;
+		const char *p = msg ? strstr(msg, "namespaces \"") : NULL;
 
-		for (size_t i = 0; msg && i < r->set->n; i++) {
-			const struct kf_obj *o = &r->set->v[i];
+		if (!r->ns_names) { /* Namespaces of the set, built once */
+			r->ns_names = json_object();
+			for (size_t i = 0; i < r->set->n; i++) {
+				const struct kf_obj *o = &r->set->v[i];
 
-			if (!strcmp(o->kind, "Namespace") && !o->group[0]) {
-				char *pat = kf_xasprintf("namespaces \"%s\" not found", o->name);
-
-				ns_in_set = ns_in_set || strstr(msg, pat);
-				free(pat);
+				if (!strcmp(o->kind, "Namespace") && !o->group[0])
+					json_object_set_new(r->ns_names, o->name, json_true());
 			}
+		}
+		while (p && !ns_in_set) {
+			const char *name = p + strlen("namespaces \""), *end = strchr(name, '"');
+
+			if (end && kf_str_startswith(end, "\" not found")) {
+				char *ns = kf_xstrndup(name, (size_t)(end - name));
+
+				ns_in_set = json_object_get(r->ns_names, ns) != NULL;
+				free(ns);
+			}
+			p = strstr(name, "namespaces \"");
 		}
 		free(msg);
 		return ns_in_set || !contains(*why, "namespaces \"") ? V_RETRY : V_FAIL;
@@ -1268,31 +1283,35 @@ static size_t list_of(const struct run *r, const struct kf_obj *o)
 	return (size_t)-1;
 }
 
+/* The listed object for o: a hash lookup in an index of the list built
+ * once per LIST (a scan of the list per object was O(n^2) per poll). */
 static const json_t *find_live(struct run *r, size_t l, const struct kf_obj *o)
 {
+	struct gk_list *gl = &r->lists[l];
 	char *key = obj_key(o->group, o->kind, o->ns, o->name);
-	const json_t *live = NULL;
-	json_t *it;
-	size_t j;
+	const json_t *live;
 
-	json_array_foreach(r->lists[l].items, j, it) {
-		char *lk;
+	if (!gl->index) {
+		json_t *it;
+		size_t j;
 
-		if (strcmp(nz(sget(json_object_get(it, "metadata"), "name")), o->name))
-			continue;
-		if (!sget(it, "kind")) {
-			json_object_set_new(it, "kind", json_string(r->lists[l].rest->kind));
-			json_object_set_new(it, "apiVersion", r->lists[l].rest->group[0]
-				? json_sprintf("%s/%s", r->lists[l].rest->group, r->lists[l].rest->version)
-				: json_string(r->lists[l].rest->version));
+		gl->index = json_object();
+		json_array_foreach(gl->items, j, it) {
+			char *lk;
+
+			if (!sget(it, "kind")) {
+				json_object_set_new(it, "kind", json_string(gl->rest->kind));
+				json_object_set_new(it, "apiVersion", gl->rest->group[0]
+					? json_sprintf("%s/%s", gl->rest->group, gl->rest->version)
+					: json_string(gl->rest->version));
+			}
+			lk = live_key(it);
+			if (lk && !json_object_get(gl->index, lk)) /* the first wins */
+				json_object_set(gl->index, lk, it);
+			free(lk);
 		}
-		lk = live_key(it);
-		if (lk && !strcmp(lk, key))
-			live = it;
-		free(lk);
-		if (live)
-			break;
 	}
+	live = json_object_get(gl->index, key);
 	free(key);
 	return live;
 }
@@ -1386,14 +1405,17 @@ static int wait_health(struct run *r, struct kf_err **err)
 
 static void run_release(struct run *r)
 {
-	for (size_t i = 0; i < r->nlists; i++)
+	for (size_t i = 0; i < r->nlists; i++) {
 		json_decref(r->lists[i].items);
+		json_decref(r->lists[i].index);
+	}
 	free(r->lists);
 	for (size_t i = 0; i < r->nmembers; i++)
 		free(r->members[i].key);
 	free(r->members);
 	json_decref(r->state);
 	json_decref(r->state0);
+	json_decref(r->ns_names);
 	free(r->inv_ns);
 	free(r->inv_name);
 	free(r->id);
