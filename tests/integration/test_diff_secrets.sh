@@ -11,6 +11,7 @@ set -euo pipefail
 fail() { echo "FAIL: $*" >&2; exit 1; }
 # shellcheck source=tests/kubesim/lib.sh
 . "$KF_SOURCE_DIR/tests/kubesim/lib.sh"
+# shellcheck disable=SC2154 # tmp, pids and cleanup come from lib.sh
 export XDG_CACHE_HOME=$tmp/cache
 start_sim main
 kf() { "$KFBOOT" "$@" --kubeconfig "$KC"; }

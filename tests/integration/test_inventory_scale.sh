@@ -25,6 +25,7 @@ command -v jq >/dev/null || { echo "SKIP: jq not found"; exit 77; }
 
 # shellcheck source=tests/kubesim/lib.sh
 . "$KF_SOURCE_DIR/tests/kubesim/lib.sh"
+# shellcheck disable=SC2154 # tmp, pids and cleanup come from lib.sh
 export XDG_CACHE_HOME=$tmp/cache
 
 if [[ $SERVER == real ]]; then
