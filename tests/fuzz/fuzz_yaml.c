@@ -69,12 +69,9 @@ static void containers(const json_t *v, const json_t ***out, size_t *n, size_t *
 	}
 	(*out)[(*n)++] = v;
 	if (json_is_object(v)) {
-		const char *k;
-		size_t klen;
-		json_t *e;
-
-		json_object_keylen_foreach((json_t *)v, k, klen, e)
-			containers(e, out, n, alloc);
+		for (void *it = json_object_iter((json_t *)v); it;
+		     it = json_object_iter_next((json_t *)v, it))
+			containers(json_object_iter_value(it), out, n, alloc);
 	} else {
 		for (size_t i = 0; i < json_array_size(v); i++)
 			containers(json_array_get(v, i), out, n, alloc);
