@@ -17,6 +17,8 @@ extern const struct kf_cmd kf_cmd_delete;
 extern const struct kf_cmd kf_cmd_kubeflow;
 extern const struct kf_cmd kf_cmd_plan;
 extern const struct kf_cmd kf_cmd_up, kf_cmd_reset, kf_cmd_status, kf_cmd_kubeconfig;
+extern const struct kf_cmd kf_cmd_completion;
+extern const struct kf_cmd kf_cmd_pipeline;
 
 const struct kf_cmd *const kf_commands[] = {
 	&kf_cmd_help,
@@ -31,6 +33,8 @@ const struct kf_cmd *const kf_commands[] = {
 	&kf_cmd_reset,
 	&kf_cmd_status,
 	&kf_cmd_kubeconfig,
+	&kf_cmd_pipeline,
+	&kf_cmd_completion,
 };
 
 const size_t kf_commands_n = KF_ARRAY_SIZE(kf_commands);

@@ -10,9 +10,12 @@
  *                currentRevision == updateRevision when rolling;
  *   DaemonSet    updated and available == desiredNumberScheduled;
  *   Job          condition Complete=True (Failed=True is a failure);
- *   CRD          condition Established=True (NamesAccepted=False fails);
+ *   CRD          condition Established=True (NamesAccepted=False fails at
+ *                once: a name clash never resolves by waiting);
  *   Namespace    phase Active;
  *   APIService   condition Available=True;
+ *   Katib Experiment (kubeflow.org)  condition Succeeded=True (the goal or
+ *                maxTrialCount was reached); Failed=True is a failure;
  *   anything else with status.conditions: Ready=True when it has a Ready
  *                condition (Ready=False with reason *Failed* is reported
  *                as still progressing: controllers retry);
@@ -40,6 +43,20 @@ static const char *cond(const json_t *status, const char *type)
 
 		if (t && !strcmp(t, type))
 			return json_string_value(json_object_get(c, "status"));
+	}
+	return NULL;
+}
+
+const json_t *kf_health_condition(const json_t *live, const char *type)
+{
+	const json_t *conds = json_object_get(json_object_get(live, "status"), "conditions"), *c;
+	size_t i;
+
+	json_array_foreach(conds, i, c) {
+		const char *t = json_string_value(json_object_get(c, "type"));
+
+		if (t && !strcmp(t, type))
+			return c;
 	}
 	return NULL;
 }
@@ -142,6 +159,17 @@ enum kf_health kf_health_of(const json_t *live, const char **why)
 	if (!strcmp(kind, "APIService")) {
 		if (!is_true(cond(st, "Available"))) {
 			*why = "API service not available";
+			return KF_HEALTH_PROGRESSING;
+		}
+		return KF_HEALTH_READY;
+	}
+	if (!strcmp(kind, "Experiment") && kf_str_startswith(av, "kubeflow.org/")) {
+		if (is_true(cond(st, "Failed"))) {
+			*why = "experiment failed";
+			return KF_HEALTH_FAILED;
+		}
+		if (!is_true(cond(st, "Succeeded"))) {
+			*why = "experiment not succeeded";
 			return KF_HEALTH_PROGRESSING;
 		}
 		return KF_HEALTH_READY;

@@ -715,11 +715,12 @@ static int on_scalar(struct loader *l, yaml_event_t *ev)
 
 /*
  * A deep copy of an anchored value, with position records for every
- * container in it (all at the alias: that is where the value is used).
- * The recursion is bounded by the depth limit, checked before the call.
+ * container, member and element in it that point at the same record of
+ * the original (u.src, vline 0): build_index resolves them, so a value in
+ * the copy is located where it is written. The recursion is bounded by the
+ * depth limit, checked before the call.
  */
-static json_t *copy_value(struct loader *l, const json_t *v, uint32_t line,
-			  uint32_t col)
+static json_t *copy_value(struct loader *l, const json_t *v)
 {
 	json_t *c, *e;
 	struct rec *r;
@@ -732,16 +733,15 @@ static json_t *copy_value(struct loader *l, const json_t *v, uint32_t line,
 
 		c = json_object();
 		r = rec_add(l->d);
-		*r = (struct rec){ .c = c, .key_len = REC_SELF, .vline = line,
-				   .vcol = col };
+		*r = (struct rec){ .c = c, .key_len = REC_SELF, .u.src = v };
 		json_object_keylen_foreach((json_t *)v, k, klen, e) {
 			uint32_t off = 0;
 
-			if (key_store(l, k, klen, &off, line, col)) {
+			if (key_store(l, k, klen, &off, 1, 1)) {
 				json_decref(c);
 				return NULL;
 			}
-			json_t *ce = copy_value(l, e, line, col);
+			json_t *ce = copy_value(l, e);
 
 			if (!ce) {
 				json_decref(c);
@@ -749,9 +749,7 @@ static json_t *copy_value(struct loader *l, const json_t *v, uint32_t line,
 			}
 			r = rec_add(l->d);
 			*r = (struct rec){ .c = c, .key_off = off,
-					   .key_len = (uint32_t)klen,
-					   .u.key = { line, col },
-					   .vline = line, .vcol = col };
+					   .key_len = (uint32_t)klen, .u.src = v };
 			json_object_setn_new_nocheck(c, l->d->keys + off, klen, ce);
 		}
 		return c;
@@ -759,10 +757,9 @@ static json_t *copy_value(struct loader *l, const json_t *v, uint32_t line,
 	case JSON_ARRAY:
 		c = json_array();
 		r = rec_add(l->d);
-		*r = (struct rec){ .c = c, .key_len = REC_SELF, .vline = line,
-				   .vcol = col };
+		*r = (struct rec){ .c = c, .key_len = REC_SELF, .u.src = v };
 		json_array_foreach(v, i, e) {
-			json_t *ce = copy_value(l, e, line, col);
+			json_t *ce = copy_value(l, e);
 
 			if (!ce) {
 				json_decref(c);
@@ -770,7 +767,7 @@ static json_t *copy_value(struct loader *l, const json_t *v, uint32_t line,
 			}
 			r = rec_add(l->d);
 			*r = (struct rec){ .c = c, .k = i, .key_len = REC_INDEX,
-					   .vline = line, .vcol = col };
+					   .u.src = v };
 			json_array_append_new(c, ce);
 		}
 		return c;
@@ -834,7 +831,7 @@ static int on_alias(struct loader *l, yaml_event_t *ev)
 				 a->height);
 	}
 	{
-		json_t *v = copy_value(l, a->v, line, col);
+		json_t *v = copy_value(l, a->v);
 
 		if (!v)
 			return KF_EINVAL;
@@ -915,8 +912,7 @@ static int apply_merges(struct loader *l, struct frame *f)
 			if (rc)
 				return rc;
 			{
-				json_t *cv = copy_value(l, json_object_iter_value(it),
-							f->line, f->col);
+				json_t *cv = copy_value(l, json_object_iter_value(it));
 
 				if (!cv)
 					return KF_EINVAL;
@@ -1020,13 +1016,23 @@ static void build_index(struct kf_yaml_docs *d)
 			__builtin_prefetch(&d->slots[ring[i % AHEAD]], 1);
 		}
 	}
-	/* Merged members, in order: their source is already indexed. */
+	/* Merged members and the records of alias copies, in order: their
+	 * source is already indexed (a copy of a copy comes after it). */
 	for (size_t i = 0; i < d->nrecs; i++) {
 		struct rec *r = &d->recs[i];
 		const struct rec *o;
 
 		if (r->vline != 0)
 			continue;
+		if (rec_kind(r) == REC_SELF || rec_kind(r) == REC_INDEX) {
+			o = index_find(d, r->u.src, rec_kind(r) == REC_INDEX ? r->k : 0,
+				       rec_kind(r), NULL, 0);
+			r->vline = o ? o->vline : 0;
+			r->vcol = o ? o->vcol : 0;
+			if (o)
+				index_insert(d, i, rec_slot(d, r));
+			continue;
+		}
 		o = index_find(d, r->u.src,
 			       hash_bytes(d->keys + r->key_off, r->key_len), 0,
 			       d->keys + r->key_off, r->key_len);

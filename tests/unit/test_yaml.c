@@ -397,7 +397,7 @@ static void test_yaml_alias__copies_value_and_position(void **state)
 	struct kf_yaml_docs *d = load_ok(text);
 	json_t *root = kf_yaml_doc(d, 0);
 	json_t *list = json_object_get(root, "list");
-	struct kf_pos p;
+	struct kf_pos p, k;
 
 	/* an alias is a copy: equal, never the same value */
 	assert_ptr_not_equal(json_object_get(root, "base"),
@@ -408,12 +408,13 @@ static void test_yaml_alias__copies_value_and_position(void **state)
 	assert_true(kf_yaml_member_pos(d, root, "copy", NULL, &p));
 	assert_pos(p, 3, 7); /* where the alias is */
 	assert_true(kf_yaml_pos(d, json_object_get(root, "copy"), &p));
-	assert_pos(p, 3, 7); /* the copy is where it is used */
+	assert_pos(p, 1, 7); /* the copy itself: where the anchored node is */
 	assert_true(kf_yaml_pos(d, json_object_get(root, "base"), &p));
-	assert_pos(p, 1, 7); /* the anchored node starts at its anchor */
+	assert_pos(p, 1, 7);
 	assert_true(kf_yaml_member_pos(d, json_object_get(root, "copy"), "x",
-				       NULL, &p));
-	assert_pos(p, 3, 7);
+				       &k, &p));
+	assert_pos(k, 2, 3); /* and what is in it where it is written */
+	assert_pos(p, 2, 6);
 	assert_string_equal(json_string_value(json_array_get(list, 1)), "str");
 	kf_yaml_free(d);
 }
