@@ -89,7 +89,7 @@ static int load(struct kf_cluster **out, const char *name, const char *data,
 		size_t len, const char *basedir, struct kf_diags *diags,
 		struct kf_err **err)
 {
-	struct kf_yaml_opts opts = { PROFILE_MAX_NODES, PROFILE_MAX_DEPTH };
+	struct kf_yaml_opts opts = { PROFILE_MAX_NODES, PROFILE_MAX_DEPTH, 0 };
 	struct kf_diags local = KF_DIAGS_INIT;
 	struct kf_yaml_docs *docs = NULL;
 	struct kf_cluster *c = NULL;

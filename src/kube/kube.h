@@ -452,6 +452,14 @@ void kf_apply_result_release(struct kf_apply_result *r);
  * deletionTimestamp/GracePeriod, the kubectl last-applied and our hash
  * annotations (and empty labels/annotations maps left behind). In place. */
 void kf_diff_normalize(json_t *obj);
+/*
+ * Mask the values of a core/v1 Secret's data and stringData as kubectl diff
+ * does: "***" where both sides agree (or a key is on one side only),
+ * "*** (before)" / "*** (after)" where the value changed, so that a diff
+ * shows which keys changed and never what they hold. Either object may be
+ * NULL; objects that are not Secrets are left alone.
+ */
+void kf_diff_mask_secrets(json_t *before, json_t *after);
 /* Unified diff (3 lines of context) of two texts with headers a/b.
  * Appends to out; returns true when they differ. */
 bool kf_diff_text(struct kf_buf *out, const char *a_name, const char *a,

@@ -24,6 +24,29 @@ except ImportError:  # pragma: no cover
 
 PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public")
 MAX_BODY = 3 * 1024 * 1024
+# etcd refuses a value larger than its --max-request-bytes (1.5 MiB by
+# default); validation caps a Secret's or ConfigMap's data at 1 MiB
+MAX_STORED = 1536 * 1024
+MAX_DATA = 1024 * 1024
+
+
+def check_stored_size(kind, name, obj):
+    """Refuse what a real apiserver + etcd refuse for size."""
+    data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
+    total = 0
+    if kind == "Secret":
+        for v in data.values():
+            total += len(v) * 3 // 4 if isinstance(v, str) else 0
+    elif kind == "ConfigMap":
+        for v in data.values():
+            total += len(v.encode("utf-8")) if isinstance(v, str) else 0
+        for v in (obj.get("binaryData") or {}).values():
+            total += len(v) * 3 // 4 if isinstance(v, str) else 0
+    if total > MAX_DATA:
+        raise ApiError(422, "Invalid", "%s \"%s\" is invalid: data: Too long: must have at most %d bytes"
+                       % (kind, name, MAX_DATA), {"name": name, "kind": kind.lower()})
+    if len(json.dumps(obj, separators=(",", ":"))) > MAX_STORED:
+        raise ApiError(500, "InternalError", "etcdserver: request is too large", {})
 
 DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -245,6 +268,7 @@ class Api(object):
         self.cv.notify_all()
 
     def _store(self, rdef, ns, name, obj, managed, etype, old=None):
+        check_stored_size(obj.get("kind"), name, obj)
         rv = self._bump()
         obj["metadata"]["resourceVersion"] = str(rv)
         if managed is not None:
