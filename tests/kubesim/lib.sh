@@ -131,7 +131,8 @@ real_counts() {
 }
 
 real_stats() {
-	local base=$tmp/realcounts.$(basename "$(dirname "$KC")")
+	local base
+	base=$tmp/realcounts.$(basename "$(dirname "$KC")")
 	real_counts | awk -v base="$base" '
 		BEGIN { while ((getline l < base) > 0) { split(l, f, " "); b[f[1]] = f[2] } }
 		{ d[$1] = $2 - b[$1] }
