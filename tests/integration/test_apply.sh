@@ -210,6 +210,21 @@ for f in badyaml nokind unknown; do
 	echo "$f: $(grep -E "$f\.yaml:" "$tmp/$f.out" | head -1)"
 done
 
+# A misspelt field (`datta:`) in a server-side apply: the real server
+# refuses the object (HTTP 500, "field not declared in schema") whatever
+# fieldValidation says. kubesim used to drop the field and store the object,
+# so a client reporting success for it passed here; now it fails on both.
+printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: typo\n  namespace: default\ndatta:\n  k: v\n' >"$tmp/typo.yaml"
+reset_stats
+set +e
+kf apply -f "$tmp/typo.yaml" --inventory kf-typo --timeout 10s >"$tmp/typo.out" 2>&1
+rc=$?
+set -e
+[[ $rc != 0 ]] || fail "an object with a misspelt field was reported applied: $(cat "$tmp/typo.out")"
+grep -q '\.datta: field not declared in schema' "$tmp/typo.out" || fail "the server's reason is not shown: $(cat "$tmp/typo.out")"
+kubectl --kubeconfig "$KC" get configmap typo -n default >/dev/null 2>&1 && fail "the misspelt object was stored"
+echo "typo: $(grep -o 'field not declared in schema' "$tmp/typo.out" | head -1) (exit $rc)"
+
 step "7. faults: 429 storm, 500s, dropped connections"
 if sim_only "fault injection"; then
 start_sim faults --crd-delay 1 --deploy-delay 2 \

@@ -5,6 +5,7 @@ compare their answers.
 Used to keep kubesim honest against a genuine kube-apiserver (realk8s):
 
     differential.py --a REAL_KUBECONFIG --b SIM_KUBECONFIG [--json OUT] [-v]
+    differential.py --request KUBECONFIG METHOD PATH [BODY [CONTENT-TYPE]]
 
 Each probe is one request (or a short sequence) whose answer is reduced to
 what a client may rely on: the HTTP status, the Status object (kind,
@@ -154,8 +155,8 @@ SERVICE = {
 }
 CRD = {
     "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-    "metadata": {"name": "gadgets.diff.example.com"},
-    "spec": {"group": "diff.example.com", "scope": "Namespaced",
+    "metadata": {"name": "gadgets.NS.example.com"},
+    "spec": {"group": "NS.example.com", "scope": "Namespaced",
              "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget", "listKind": "GadgetList"},
              "versions": [{"name": "v1", "served": True, "storage": True,
                            "schema": {"openAPIV3Schema": {"type": "object", "properties": {
@@ -229,7 +230,8 @@ def probes(ns):
     P.append(("method not allowed", [("PUT", api + "/configmaps", cm("c1"), None, "status")]))
     P.append(("unknown resource", [("GET", api + "/gizmos", None, None, "status")]))
     P.append(("unknown group", [("GET", "/apis/nope.example.com/v1/gizmos", None, None, "status")]))
-    P.append(("crd create", [("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", CRD, None, "crd")]))
+    crd = json.loads(json.dumps(CRD).replace("NS.example.com", ns + ".example.com"))
+    P.append(("crd create", [("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd, None, "crd")]))
     P.append(("discovery /api", [("GET", "/api", None, None, "apiversions")]))
     P.append(("discovery core", [("GET", "/api/v1", None, None, "resources:configmaps,namespaces,services,deployments")]))
     P.append(("discovery apps", [("GET", "/apis/apps/v1", None, None, "resources:deployments,deployments/status")]))
@@ -313,7 +315,24 @@ def run(server, ns):
     return answers
 
 
+def one_request(argv):
+    """--request KUBECONFIG METHOD PATH [BODY [CONTENT-TYPE]]: send one
+    request, print the HTTP status on the first line and the body after."""
+    if len(argv) < 3:
+        print("usage: differential.py --request KUBECONFIG METHOD PATH [BODY [CONTENT-TYPE]]", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory() as scratch:
+        srv = Server(argv[0], scratch)
+        code, _, _, data = srv.req(argv[1], argv[2], argv[3] if len(argv) > 3 else None,
+                                   argv[4] if len(argv) > 4 else "application/json")
+    print(code)
+    print(data.decode("utf-8", "replace"))
+    return 0
+
+
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "--request":
+        return one_request(sys.argv[2:])
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--a", required=True, help="kubeconfig of the reference server (the real one)")
     ap.add_argument("--b", required=True, help="kubeconfig of the server under test (kubesim)")
