@@ -30,6 +30,20 @@ import sys
 import tempfile
 import time
 
+# Differences known to remain (docs/testing.md says why): (probe, path
+# regex). --known-ok makes them not count.
+KNOWN = [
+    # managedFields of Update operations (POST, PUT, merge patch): the real
+    # server's field sets come from the typed schemas of built-in kinds
+    # ("." entries, atomic selectors, fields set later by the registry).
+    (r"^(namespace create|create|merge patch|update without resourceVersion|dry-run create|"
+     r"deployment defaults|deployment status write|service defaults)$", r"managedFields\[\d+\]\.fieldsV1"),
+    (r"^ssa remove field$", r"managedFields\[\d+\]\.time$"),
+    # Wording of parser errors; status, reason and code agree.
+    (r"^(ssa missing kind|list bad selector|list bad continue)$", r"^\.message$"),
+    # Depends on when each server last compacted its history.
+    (r"^(list exact too old|watch too old)$", r"."),
+]
 VOLATILE_MD = ("uid", "resourceVersion", "creationTimestamp", "selfLink", "deletionTimestamp")
 
 
@@ -339,6 +353,8 @@ def main():
     ap.add_argument("--json", help="write both answer sets here")
     ap.add_argument("--only", help="only probes whose name contains this")
     ap.add_argument("-v", action="store_true", help="print every probe")
+    ap.add_argument("--known-ok", action="store_true",
+                    help="differences listed in KNOWN (documented) do not fail the run")
     a = ap.parse_args()
     ns = "diff-%d" % (int(time.time() * 1000) % 10 ** 9)
     with tempfile.TemporaryDirectory() as scratch:
@@ -359,10 +375,15 @@ def main():
         diffs += d
         if a.v or d:
             print("%s %s" % ("same" if not d else "DIFFERS", name))
+    bad = 0
     for name, path, x, y in diffs:
-        print("DIFF %s: %s: a=%s b=%s" % (name, path, json.dumps(x)[:300], json.dumps(y)[:300]))
-    print("%d probes, %d differences" % (len(ra), len(diffs)))
-    return 1 if diffs else 0
+        known = any(re.search(p, name) and re.search(q, path) for p, q in KNOWN)
+        bad += not (known and a.known_ok)
+        print("%s %s: %s: a=%s b=%s" % ("known" if known else "DIFF", name, path, json.dumps(x)[:300],
+                                        json.dumps(y)[:300]))
+    print("%d probes, %d differences (%d known and documented)" % (len(ra), len(diffs), len(diffs) - bad
+                                                                   if a.known_ok else 0))
+    return 1 if bad else 0
 
 
 if __name__ == "__main__":
