@@ -553,9 +553,13 @@ class Sim(object):
         group, version, ns, resource, name, sub = data
         with api.lock:
             rdef = reg.lookup(group, version, resource)
-            served_gv = rdef is not None or not group or reg.api_resource_list(group, version) is not None
-        if not served_gv:
-            return _page_not_found(h)  # no such group/version: not even a Status
+            builtin_gv = rdef is not None or not group or \
+                any(d.builtin for d in reg.resources_in(group, version) or [])
+        if rdef is None and not builtin_gv:
+            # A group/version nobody serves, or served by CRDs of which none
+            # (Established) has this resource: the real server's
+            # apiextensions handler falls through to the mux's plain 404.
+            return _page_not_found(h)
         if rdef is None:
             raise kapi.no_resource()
         if ns is not None and not rdef.namespaced:
