@@ -117,6 +117,7 @@ kf_w1=$W kf_r1=$R kf_c1=$C kf_u1=$U
 median_noop kfboot_apply
 kf_w2=$W kf_r2=$R kf_c2=$C kf_u2=$U
 
+[[ $KF_SERVER == real ]] && stop_real kfboot # an idle apiserver still costs CPU
 start_server kubectl --crd-delay "$CRD_DELAY" --deploy-delay "$DEPLOY_DELAY"
 measure first kubectl_loop
 ku_w1=$W ku_r1=$R ku_c1=$C ku_u1=$U

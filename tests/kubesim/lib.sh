@@ -9,6 +9,7 @@
 #                                 CTL (control URL) and SIMPID
 #   start_real NAME               start realk8s (kube-apiserver + etcd); sets KC
 #                                 and SIMPID (the apiserver's pid); CTL is empty
+#   stop_real NAME                stop that realk8s before the script ends
 #   start_server NAME [ARGS...]   the server $KF_SERVER names (sim, the default,
 #                                 or real); ARGS go to the simulator only
 #   need_real                     exit 77 (skipped) unless realk8s can run here
@@ -106,6 +107,11 @@ start_real() {
 	SIMPID=$(sed -n 's/^export REALK8S_APISERVER_PID=//p' <<<"$env")
 	CTL=
 	reset_stats
+}
+
+# stop_real NAME: stop a realk8s this script started (frees its CPU and memory early).
+stop_real() {
+	bash "$REALK8S" stop "$tmp/$1" >/dev/null 2>&1 || true
 }
 
 start_server() {
