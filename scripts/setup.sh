@@ -8,7 +8,7 @@ PKGS="cmake pkg-config gcc clang make libgit2-dev libcurl4-openssl-dev libyaml-d
 libssh2-1-dev libjansson-dev libssl-dev libcmocka-dev libmicrohttpd-dev
 libclang-rt-14-dev openssh-server openssh-client git shellcheck ansible-core
 sudo valgrind python3-yaml iproute2 iptables ca-certificates jq curl openssl
-xxd groff-base procps util-linux"
+xxd groff-base procps util-linux man-db"
 
 missing=""
 for p in $PKGS; do
@@ -30,7 +30,20 @@ fi
 
 echo "setup: installing:$missing"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
+# Another apt or dpkg process (a fresh machine's own updates, say) may hold
+# the locks: wait for them, bounded, as the node scripts do, instead of
+# failing at once. KF_APT_LOCK_TIMEOUT seconds (default 600).
+lock_timeout=${KF_APT_LOCK_TIMEOUT:-600}
+apt_get() {
+	apt-get -o DPkg::Lock::Timeout="$lock_timeout" "$@"
+}
+if ! apt_get update -qq; then
+	echo "setup: apt-get update failed (waited up to ${lock_timeout}s for apt's locks)" >&2
+	exit 1
+fi
 # shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $missing >/dev/null
+if ! apt_get install -y -qq --no-install-recommends $missing >/dev/null; then
+	echo "setup: apt-get install failed (waited up to ${lock_timeout}s for dpkg's lock)" >&2
+	exit 1
+fi
 echo "setup: done"

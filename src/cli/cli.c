@@ -101,3 +101,13 @@ const char *kf_cli_c(const struct kf_cli *cli, const char *esc)
 {
 	return cli && cli->color ? esc : "";
 }
+
+void kf_cli_deprecated(struct kf_cli *cli, const char *old, const char *now)
+{
+	static const char *said;
+
+	if (cli->quiet || (said && !strcmp(said, old)))
+		return;
+	said = old;
+	fprintf(stderr, "kfboot: warning: '%s' is deprecated and goes in the next release; use %s\n", old, now);
+}

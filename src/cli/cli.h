@@ -22,14 +22,14 @@ enum {
 	KF_EXIT_DIFF = 3,
 };
 
-enum kf_output { KF_OUT_TEXT, KF_OUT_JSON, KF_OUT_YAML };
+enum kf_output { KF_OUT_TEXT, KF_OUT_JSON, KF_OUT_YAML, KF_OUT_WIDE };
 
 /* Global options, parsed by main before the command runs. */
 struct kf_cli {
 	const char *argv0;
 	int verbosity;          /* -v adds one, -q sets -1 */
 	bool quiet;             /* -q */
-	enum kf_output output;  /* -o text|json|yaml */
+	enum kf_output output;  /* -o text|json|yaml|wide (wide: text with more columns) */
 	bool color;             /* a terminal and neither --no-color nor NO_COLOR */
 	bool tty;               /* stderr is a terminal (live progress) */
 };
@@ -50,6 +50,9 @@ const struct kf_cmd *kf_cmd_find(const char *name);
 /* Print "kfboot: error: <chain>" (or a JSON object with -o json) to stderr
  * and return KF_EXIT_FAIL. */
 int kf_cli_fail(struct kf_cli *cli, const struct kf_err *err);
+/* An old spelling of a flag was used: say once, on stderr, what replaces
+ * it (unless -q). It keeps working for one release. */
+void kf_cli_deprecated(struct kf_cli *cli, const char *old, const char *now);
 /* Print a usage error for cmd and return KF_EXIT_USAGE. */
 int kf_cli_usage(struct kf_cli *cli, const struct kf_cmd *cmd, const char *fmt, ...) KF_PRINTF(3, 4);
 /* True when argv holds -h or --help. */
@@ -64,7 +67,7 @@ void kf_cli_set_output(enum kf_output o);
 /* True for -o json and -o yaml: print the structured result. */
 static inline bool kf_cli_structured(const struct kf_cli *cli)
 {
-	return cli->output != KF_OUT_TEXT;
+	return cli->output == KF_OUT_JSON || cli->output == KF_OUT_YAML;
 }
 /* Colour helpers: return the escape or "" depending on cli->color. */
 const char *kf_cli_c(const struct kf_cli *cli, const char *esc);

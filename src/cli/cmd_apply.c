@@ -32,6 +32,7 @@ static bool allowed_flag(const char *allowed, const char *name)
 int kf_kube_cli_parse(struct kf_kube_cli *c, const struct kf_cmd *cmd,
 		      const char *allowed, int argc, char **argv)
 {
+	c->started = kf_now();
 	c->files = kf_xcalloc((size_t)argc + 1, sizeof(*c->files));
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *val = NULL, *eq;
@@ -126,6 +127,9 @@ int kf_kube_cli_connect(struct kf_kube_cli *c, struct kf_err **err)
 		fprintf(stderr, "kfboot: %swarning:%s cluster '%s' sets insecure-skip-tls-verify: the server's certificate is NOT verified\n",
 			kf_cli_c(c->cli, KF_C_YELLOW), kf_cli_c(c->cli, KF_C_RESET), c->cfg->cluster ? c->cfg->cluster : "?");
 	opts.http1 = c->http1;
+	/* --timeout is one deadline for everything the command asks the server. */
+	if (c->timeout > 0)
+		opts.deadline = (c->started > 0 ? c->started : kf_now()) + c->timeout;
 	rc = kf_kube_new(&c->k, c->cfg, &opts, err);
 	if (!rc)
 		rc = kf_discovery_load(&c->d, c->k, err);

@@ -8,7 +8,7 @@
  * first, so `kfboot init | kfboot validate -f -` always passes, and a bad
  * --name or address is refused before anything is written.
  *
- * The output file is -f/--file, not -o: -o is kfboot's global output
+ * The output file is -f/--filename, not -o: -o is kfboot's global output
  * format option (text, json, yaml) and is taken before commands run.
  */
 #include <errno.h>
@@ -174,14 +174,18 @@ static int run_init(int argc, char **argv, struct kf_cli *cli)
 			force = true;
 			continue;
 		}
-		if (!strcmp(a, "-f") || !strcmp(a, "--file") || !strcmp(a, "--name") ||
+		if (!strcmp(a, "--file")) {
+			kf_cli_deprecated(cli, "--file", "-f/--filename");
+			a = "-f";
+		}
+		if (!strcmp(a, "-f") || !strcmp(a, "--filename") || !strcmp(a, "--name") ||
 		    !strcmp(a, "--user") || !strcmp(a, "--control-plane") || !strcmp(a, "--worker")) {
 			if (i + 1 >= argc) {
 				result = kf_cli_usage(cli, self(), "option '%s' needs a value", a);
 				goto out;
 			}
 			v = argv[++i];
-			if (strcmp(a, "-f") && strcmp(a, "--file") && !plain_safe(v)) {
+			if (strcmp(a, "-f") && strcmp(a, "--filename") && !plain_safe(v)) {
 				result = kf_cli_usage(cli, self(), "invalid %s '%s': use letters, digits and . - _ : = only",
 						      a, v);
 				goto out;
@@ -193,7 +197,7 @@ static int run_init(int argc, char **argv, struct kf_cli *cli)
 			result = kf_cli_usage(cli, self(), "unknown option '%s'", a);
 			goto out;
 		}
-		if (!strcmp(a, "-f") || !strcmp(a, "--file"))
+		if (!strcmp(a, "-f") || !strcmp(a, "--filename"))
 			file = v;
 		else if (!strcmp(a, "--name"))
 			name = v;
@@ -262,7 +266,7 @@ const struct kf_cmd kf_cmd_init = {
 	"describes every field). It validates as written.\n"
 	"\n"
 	"Options:\n"
-	"  -f, --file FILE          write to FILE instead of standard output; an\n"
+	"  -f, --filename FILE      write to FILE instead of standard output; an\n"
 	"                           existing FILE is kept unless --force is given\n"
 	"  --force                  replace FILE if it exists\n"
 	"  --name NAME              metadata.name (default my-cluster)\n"

@@ -20,7 +20,8 @@ struct kf_kube_cli {
 	const char *kubeconfig;
 	const char *context;
 	const char *inventory;
-	double timeout;
+	double timeout;      /* --timeout: one deadline for every request, from started */
+	double started;      /* kf_now() when the command began (kf_kube_cli_parse) */
 	bool dry_run, prune, force_prune, wait, force_conflicts, http1;
 	/* connection, after kf_kube_cli_connect */
 	struct kf_kube_config *cfg;

@@ -70,7 +70,7 @@ const struct kf_cmd kf_cmd_kubeconfig = {
 		 "control plane when there is no local copy). Its server is the control plane's\n"
 		 "address, and its cluster, user and context are named after the cluster.\n"
 		 "\n"
-		 "  -f, --file PROFILE   the cluster profile\n"
+		 "  -f, --filename PROFILE  the cluster profile\n"
 		 "      --merge FILE     merge into FILE (e.g. ~/.kube/config) instead of printing:\n"
 		 "                       entries of the same names are replaced, current-context is\n"
 		 "                       set only when FILE has none; written atomically, mode 0600\n"

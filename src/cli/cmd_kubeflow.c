@@ -1,8 +1,9 @@
 /*
- * cmd_kubeflow.c - `kfboot kubeflow list` and `kfboot kubeflow install`:
- * the Kubeflow component catalog, what a selection expands to, and the
- * install of the selected components in dependency order with the staged
- * apply engine (src/kubeflow/). Progress goes to stderr (component i/N,
+ * cmd_kubeflow.c - `kfboot kubeflow list|install|status|uninstall`: the
+ * Kubeflow component catalog, what a selection expands to, the install of
+ * the selected components in dependency order with the staged apply engine
+ * (src/kubeflow/), what is installed and how healthy it is, and removing
+ * components through their inventories, dependents first. Progress goes to stderr (component i/N,
  * objects, elapsed); the summary to stdout (text, or -o json). The admin
  * password is never printed: only the path of the file that holds it.
  */
@@ -22,7 +23,9 @@ struct kf_opts {
 	const char *kubeconfig, *context, *admin_email, *password_file;
 	const char *state_dir, *cache_dir;
 	double timeout;
-	bool dry_run, no_wait;
+	bool dry_run, no_wait, force, all;
+	char **args;   /* positional arguments (uninstall's components) */
+	int nargs;
 };
 
 static char **split_commas(const char *s, size_t *n)
@@ -48,7 +51,14 @@ static void free_strv(char **v, size_t n)
 	free(v);
 }
 
-static int parse(struct kf_opts *o, struct kf_cli *cli, int argc, char **argv, bool install)
+/* Options of each subcommand (getopt letters). */
+#define OPTS_LIST "cCfO"
+#define OPTS_INSTALL "cSrRCfOkxtdWepsD"
+#define OPTS_STATUS "Ckx"
+#define OPTS_UNINSTALL "CkxtdFA"
+
+static int parse(struct kf_opts *o, struct kf_cli *cli, int argc, char **argv,
+		 const char *sub, const char *allowed)
 {
 	static const struct option longopts[] = {
 		{ "components", required_argument, NULL, 'c' },
@@ -56,7 +66,8 @@ static int parse(struct kf_opts *o, struct kf_cli *cli, int argc, char **argv, b
 		{ "release", required_argument, NULL, 'r' },
 		{ "repository", required_argument, NULL, 'R' },
 		{ "catalog", required_argument, NULL, 'C' },
-		{ "file", required_argument, NULL, 'f' },
+		{ "filename", required_argument, NULL, 'f' },
+		{ "file", required_argument, NULL, 'O' },
 		{ "kubeconfig", required_argument, NULL, 'k' },
 		{ "context", required_argument, NULL, 'x' },
 		{ "timeout", required_argument, NULL, 't' },
@@ -66,24 +77,31 @@ static int parse(struct kf_opts *o, struct kf_cli *cli, int argc, char **argv, b
 		{ "password-file", required_argument, NULL, 'p' },
 		{ "state-dir", required_argument, NULL, 's' },
 		{ "cache-dir", required_argument, NULL, 'D' },
+		{ "force", no_argument, NULL, 'F' },
+		{ "all", no_argument, NULL, 'A' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static const char list_ok[] = "cCf";
+	bool positional = !strcmp(sub, "uninstall");
 	int opt;
 
 	optind = 1;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+f:", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, positional ? "f:" : "+f:", longopts, NULL)) != -1) {
 		if (opt == '?' || opt == ':')
 			return kf_cli_usage(cli, &kf_cmd_kubeflow, "unknown or incomplete option '%s'", argv[optind - 1]);
-		if (!install && !strchr(list_ok, opt))
-			return kf_cli_usage(cli, &kf_cmd_kubeflow, "option '%s' is for 'kubeflow install'", argv[optind - 1]);
+		if (!strchr(allowed, opt))
+			return kf_cli_usage(cli, &kf_cmd_kubeflow, "option '%s' is not an option of 'kubeflow %s'",
+					    argv[optind - 1], sub);
 		switch (opt) {
 		case 'c': o->components = optarg; break;
 		case 'S': o->source = optarg; break;
 		case 'r': o->release = optarg; break;
 		case 'R': o->repository = optarg; break;
 		case 'C': o->catalog = optarg; break;
+		case 'O':
+			kf_cli_deprecated(cli, "--file", "-f/--filename");
+			o->profile = optarg;
+			break;
 		case 'f': o->profile = optarg; break;
 		case 'k': o->kubeconfig = optarg; break;
 		case 'x': o->context = optarg; break;
@@ -93,6 +111,8 @@ static int parse(struct kf_opts *o, struct kf_cli *cli, int argc, char **argv, b
 		case 'p': o->password_file = optarg; break;
 		case 's': o->state_dir = optarg; break;
 		case 'D': o->cache_dir = optarg; break;
+		case 'F': o->force = true; break;
+		case 'A': o->all = true; break;
 		case 't':
 			if (kf_duration_parse(optarg, &o->timeout) || o->timeout <= 0)
 				return kf_cli_usage(cli, &kf_cmd_kubeflow, "--timeout: '%s' is not a duration (e.g. 90s, 10m)", optarg);
@@ -101,8 +121,10 @@ static int parse(struct kf_opts *o, struct kf_cli *cli, int argc, char **argv, b
 			return kf_cli_usage(cli, &kf_cmd_kubeflow, "unknown option '%s'", argv[optind - 1]);
 		}
 	}
-	if (optind < argc)
+	if (optind < argc && !positional)
 		return kf_cli_usage(cli, &kf_cmd_kubeflow, "unexpected argument '%s'", argv[optind]);
+	o->args = argv + optind;
+	o->nargs = argc - optind;
 	if (o->source && o->release)
 		return kf_cli_usage(cli, &kf_cmd_kubeflow, "--source and --release exclude each other");
 	return 0;
@@ -206,7 +228,7 @@ static int run_list(int argc, char **argv, struct kf_cli *cli)
 	size_t nnames = 0, n = 0;
 	int rc, exit_code = KF_EXIT_OK;
 
-	rc = parse(&o, cli, argc, argv, false);
+	rc = parse(&o, cli, argc, argv, "list", OPTS_LIST);
 	if (rc)
 		return rc;
 	rc = load_catalog(&cat, cli, &o, &err);
@@ -368,7 +390,7 @@ static int run_install(int argc, char **argv, struct kf_cli *cli)
 	size_t nnames = 0;
 	int rc, exit_code = KF_EXIT_OK;
 
-	rc = parse(&o, cli, argc, argv, true);
+	rc = parse(&o, cli, argc, argv, "install", OPTS_INSTALL);
 	if (rc)
 		return rc;
 	kc.cli = cli;
@@ -440,10 +462,161 @@ out:
 	return exit_code;
 }
 
+/* Connect with the shared kube flags (kubeconfig, context). */
+static int connect_kube(struct kf_kube_cli *kc, struct kf_cli *cli, const struct kf_opts *o,
+			struct kf_err **err)
+{
+	kc->cli = cli;
+	kc->kubeconfig = o->kubeconfig;
+	kc->context = o->context;
+	kc->timeout = o->timeout;
+	return kf_kube_cli_connect(kc, err);
+}
+
+static void print_status_text(const json_t *items)
+{
+	const json_t *it, *w;
+	size_t i, j;
+
+	if (!json_array_size(items)) {
+		printf("No Kubeflow component is installed (no inventory kube-system/kubeflow-<component>).\n");
+		return;
+	}
+	printf("%-26s %-12s %8s %7s  %s\n", "COMPONENT", "VERSION", "OBJECTS", "READY", "HEALTH");
+	json_array_foreach(items, i, it) {
+		const char *v = json_string_value(json_object_get(it, "version"));
+
+		printf("%-26s %-12s %8lld %7lld  %s\n", json_string_value(json_object_get(it, "component")),
+		       v ? v : "-", (long long)json_integer_value(json_object_get(it, "objects")),
+		       (long long)json_integer_value(json_object_get(it, "ready")),
+		       json_string_value(json_object_get(it, "health")));
+		json_array_foreach(json_object_get(it, "waitingFor"), j, w)
+			printf("    waiting for %s\n", json_string_value(w));
+	}
+}
+
+static int run_status(int argc, char **argv, struct kf_cli *cli)
+{
+	struct kf_opts o = { 0 };
+	struct kf_kube_cli kc = { 0 };
+	struct kf_kubeflow_catalog *cat = NULL;
+	struct kf_err *err = NULL;
+	json_t *items = NULL;
+	int rc, exit_code = KF_EXIT_OK;
+
+	rc = parse(&o, cli, argc, argv, "status", OPTS_STATUS);
+	if (rc)
+		return rc;
+	rc = load_catalog(&cat, cli, &o, &err);
+	if (!rc)
+		rc = connect_kube(&kc, cli, &o, &err);
+	if (!rc)
+		rc = kf_kubeflow_status(&items, kc.k, kc.d, cat, &err);
+	if (rc) {
+		exit_code = kf_cli_fail(cli, err);
+		goto out;
+	}
+	if (kf_cli_structured(cli)) {
+		json_t *v = json_pack("{s:O}", "components", items);
+
+		kf_cli_print_json(v);
+		json_decref(v);
+	} else {
+		print_status_text(items);
+	}
+	{
+		const json_t *it;
+		size_t i;
+
+		json_array_foreach(items, i, it)
+			if (strcmp(json_string_value(json_object_get(it, "health")), "Healthy"))
+				exit_code = KF_EXIT_FAIL;
+	}
+out:
+	json_decref(items);
+	kf_kube_cli_release(&kc);
+	kf_kubeflow_catalog_free(cat);
+	kf_err_free(err);
+	return exit_code;
+}
+
+static void on_uninstall(void *ctx, const char *component)
+{
+	struct kf_kube_cli *kc = ctx;
+
+	kf_kube_cli_progress_done(kc);
+	if (!kc->cli->quiet)
+		fprintf(stderr, "uninstall: %s\n", component);
+}
+
+static int run_uninstall(int argc, char **argv, struct kf_cli *cli)
+{
+	struct kf_opts o = { 0 };
+	struct kf_kube_cli kc = { 0 };
+	struct kf_kubeflow_catalog *cat = NULL;
+	struct kf_kubeflow_uninstall_opts uo = { 0 };
+	struct kf_err *err = NULL;
+	json_t *report = NULL;
+	int rc, exit_code = KF_EXIT_OK;
+
+	rc = parse(&o, cli, argc, argv, "uninstall", OPTS_UNINSTALL);
+	if (rc)
+		return rc;
+	if (!o.nargs && !o.all)
+		return kf_cli_usage(cli, &kf_cmd_kubeflow, "name the components to uninstall, or --all");
+	if (o.nargs && o.all)
+		return kf_cli_usage(cli, &kf_cmd_kubeflow, "--all and component names exclude each other");
+	rc = load_catalog(&cat, cli, &o, &err);
+	if (!rc)
+		rc = connect_kube(&kc, cli, &o, &err);
+	if (rc)
+		goto fail;
+	uo.catalog = cat;
+	uo.components = (const char *const *)o.args;
+	uo.ncomponents = (size_t)o.nargs;
+	uo.force = o.force;
+	uo.dry_run = o.dry_run;
+	uo.timeout = o.timeout;
+	uo.progress = on_uninstall;
+	uo.progress_ctx = &kc;
+	uo.apply_progress = kf_kube_cli_progress;
+	uo.apply_progress_ctx = &kc;
+	rc = kf_kubeflow_uninstall(&report, kc.k, kc.d, &uo, &err);
+	kf_kube_cli_progress_done(&kc);
+	if (rc)
+		goto fail;
+	if (kf_cli_structured(cli)) {
+		kf_cli_print_json(report);
+	} else {
+		const json_t *it;
+		size_t i;
+
+		json_array_foreach(json_object_get(report, "components"), i, it) {
+			if (json_is_true(json_object_get(it, "notInstalled")))
+				printf("%s: not installed\n", json_string_value(json_object_get(it, "component")));
+			else
+				printf("%s: %s %lld objects (%.1fs)\n", json_string_value(json_object_get(it, "component")),
+				       o.dry_run ? "would delete" : "deleted",
+				       (long long)json_integer_value(json_object_get(it, "deleted")),
+				       json_real_value(json_object_get(it, "seconds")));
+		}
+	}
+	goto out;
+fail:
+	exit_code = err && kf_err_code(err) == KF_EUSAGE ? kf_cli_usage(cli, &kf_cmd_kubeflow, "%s", err->msg)
+							 : kf_cli_fail(cli, err);
+out:
+	json_decref(report);
+	kf_kube_cli_release(&kc);
+	kf_kubeflow_catalog_free(cat);
+	kf_err_free(err);
+	return exit_code;
+}
+
 static int run_kubeflow(int argc, char **argv, struct kf_cli *cli)
 {
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
-		return argc < 2 ? kf_cli_usage(cli, &kf_cmd_kubeflow, "expected 'list' or 'install'")
+		return argc < 2 ? kf_cli_usage(cli, &kf_cmd_kubeflow, "expected 'list', 'install', 'status' or 'uninstall'")
 				: kf_cli_help(&kf_cmd_kubeflow);
 	if (kf_cli_wants_help(argc, argv))
 		return kf_cli_help(&kf_cmd_kubeflow);
@@ -451,19 +624,26 @@ static int run_kubeflow(int argc, char **argv, struct kf_cli *cli)
 		return run_list(argc - 1, argv + 1, cli);
 	if (!strcmp(argv[1], "install"))
 		return run_install(argc - 1, argv + 1, cli);
-	return kf_cli_usage(cli, &kf_cmd_kubeflow, "unknown subcommand '%s' (expected 'list' or 'install')", argv[1]);
+	if (!strcmp(argv[1], "status"))
+		return run_status(argc - 1, argv + 1, cli);
+	if (!strcmp(argv[1], "uninstall"))
+		return run_uninstall(argc - 1, argv + 1, cli);
+	return kf_cli_usage(cli, &kf_cmd_kubeflow, "unknown subcommand '%s' (expected 'list', 'install', 'status' or 'uninstall')", argv[1]);
 }
 
 const struct kf_cmd kf_cmd_kubeflow = {
 	.name = "kubeflow",
 	.run = run_kubeflow,
-	.summary = "install Kubeflow components in dependency order; list the catalog",
+	.summary = "install, inspect and remove Kubeflow components; list the catalog",
 	.usage =
 		"usage: kfboot kubeflow list [--components a,b] [-f PROFILE] [--catalog F] [-o json]\n"
 		"       kfboot kubeflow install [--components a,b] [--source DIR | --release TAG]\n"
 		"                               [-f PROFILE] [--kubeconfig F] [--context C] [--timeout D]\n"
 		"                               [--dry-run] [--admin-email E] [--password-file F]\n"
 		"                               [--state-dir D] [--cache-dir D] [--repository URL] [-o json]\n"
+		"       kfboot kubeflow status [--kubeconfig F] [--context C] [-o json]\n"
+		"       kfboot kubeflow uninstall COMPONENT...|--all [--force] [--dry-run]\n"
+		"                                 [--kubeconfig F] [--context C] [--timeout D] [-o json]\n"
 		"\n"
 		"list shows the component catalog (manifests/kubeflow/catalog.yaml), the selections\n"
 		"a profile may name, and the install order a selection expands to.\n"
@@ -484,12 +664,23 @@ const struct kf_cmd kf_cmd_kubeflow = {
 		"  --release TAG      render upstream kubeflow/manifests at TAG (git clone into the\n"
 		"                     cache dir, then kustomize build / kubectl kustomize)\n"
 		"  --repository URL   upstream repository (a mirror; default: the catalog's)\n"
-		"  -f, --file F       a Cluster profile (components, source, release, state dir)\n"
+		"  -f, --filename F   a Cluster profile (components, source, release, state dir)\n"
 		"  --timeout D        deadline per component (default 10m)\n"
 		"  --dry-run          server-side dry run; nothing is changed\n"
 		"  --no-wait          do not wait for health\n"
 		"  --state-dir D      where credentials are kept (default $XDG_STATE_HOME/kfboot/<name>)\n"
 		"  --cache-dir D      upstream checkout and renders (default $XDG_CACHE_HOME/kfboot/kubeflow)\n"
 		"  --catalog F        another catalog file\n"
+		"\n"
+		"status lists every installed component (its inventory exists) in dependency order:\n"
+		"the version its workloads' images carry, its objects (found by the ApplySet labels),\n"
+		"how many are ready, and its health with what it still waits for. Exit status 1 when\n"
+		"any component is not healthy.\n"
+		"\n"
+		"uninstall deletes components (or selections) through their inventories, dependents\n"
+		"first; objects without kfboot's labels are never touched. It refuses to remove a\n"
+		"component that another installed component needs.\n"
+		"  --all              every installed component\n"
+		"  --force            remove it even when an installed component needs it\n"
 		"See docs/kubeflow.md.\n",
 };

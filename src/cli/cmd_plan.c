@@ -58,7 +58,14 @@ static int run_plan(int argc, char **argv, struct kf_cli *cli)
 		struct kf_buf b = KF_BUF_INIT;
 
 		kf_plan_render(&b, plan, cli->color && isatty(STDOUT_FILENO), cli->verbosity > 0);
-		fwrite(b.buf, 1, b.len, stdout);
+		if (cli->quiet) {
+			/* -q: the one-line summary only. */
+			const char *nl = strchr(b.buf, '\n');
+
+			fwrite(b.buf, 1, nl ? (size_t)(nl - b.buf + 1) : b.len, stdout);
+		} else {
+			fwrite(b.buf, 1, b.len, stdout);
+		}
 		kf_buf_release(&b);
 	}
 out:
@@ -79,10 +86,11 @@ const struct kf_cmd kf_cmd_plan = {
 		 "(with the generated kubeadm configuration) and what each node script does.\n"
 		 "Nothing is contacted and nothing is changed: plan works offline.\n"
 		 "\n"
-		 "  -f, --file PROFILE   the cluster profile (kind: Cluster)\n"
+		 "  -f, --filename PROFILE  the cluster profile (kind: Cluster)\n"
 		 "      --reset          show what `kfboot reset` would run instead\n"
 		 "      --state-dir DIR  where the journal and kubeconfig live\n"
 		 "                       (default ~/.local/state/kfboot/<cluster>)\n"
 		 "  -v                   also show every generated file and every bundle file\n"
+		 "  -q                   only the plan's one-line summary\n"
 		 "  -o json|yaml         the plan as JSON or YAML\n",
 };

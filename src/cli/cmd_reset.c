@@ -104,7 +104,7 @@ const struct kf_cmd kf_cmd_reset = {
 		 "On a terminal it asks for the cluster name first; without a terminal it refuses\n"
 		 "unless --yes is given.\n"
 		 "\n"
-		 "  -f, --file PROFILE   the cluster profile\n"
+		 "  -f, --filename PROFILE  the cluster profile\n"
 		 "  -y, --yes            do not ask\n"
 		 "      --state-dir DIR  where the journal and kubeconfig live\n"
 		 "      --parallel N     hosts worked on at once (default 32)\n"

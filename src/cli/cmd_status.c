@@ -101,6 +101,6 @@ const struct kf_cmd kf_cmd_status = {
 		 "control plane's `kubectl get nodes` sees it. Changes nothing on any host.\n"
 		 "Exit status 1 when a host cannot be reached.\n"
 		 "\n"
-		 "  -f, --file PROFILE   the cluster profile\n"
+		 "  -f, --filename PROFILE  the cluster profile\n"
 		 "  -o json|yaml         everything, including every fact, as JSON or YAML\n",
 };

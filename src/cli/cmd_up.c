@@ -129,7 +129,7 @@ const struct kf_cmd kf_cmd_up = {
 		 "to do\" when all is), a host added to the profile is prepared and joined alone,\n"
 		 "and an interrupted run picks up where it stopped (journal in the state dir).\n"
 		 "\n"
-		 "  -f, --file PROFILE        the cluster profile (kind: Cluster)\n"
+		 "  -f, --filename PROFILE    the cluster profile (kind: Cluster)\n"
 		 "      --state-dir DIR       journal, kubeconfig and logs (default\n"
 		 "                            ~/.local/state/kfboot; the cluster's files go to DIR/<cluster>)\n"
 		 "      --parallel N          hosts worked on at once (default 32)\n"

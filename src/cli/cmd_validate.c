@@ -139,14 +139,19 @@ static int run_validate(int argc, char **argv, struct kf_cli *cli)
 			files[nfiles++] = !strcmp(a, "-") ? "/dev/stdin" : a;
 		} else if (!strcmp(a, "--")) {
 			opts_done = true;
-		} else if (!strcmp(a, "-f") || !strcmp(a, "--file")) {
+		} else if (!strcmp(a, "-f") || !strcmp(a, "--filename") || !strcmp(a, "--file")) {
+			if (!strcmp(a, "--file"))
+				kf_cli_deprecated(cli, "--file", "-f/--filename");
 			if (i + 1 >= argc) {
 				result = kf_cli_usage(cli, self(), "option '%s' needs a file", a);
 				goto out;
 			}
 			a = argv[++i];
 			files[nfiles++] = !strcmp(a, "-") ? "/dev/stdin" : a;
+		} else if (!strncmp(a, "--filename=", 11)) {
+			files[nfiles++] = a + 11;
 		} else if (!strncmp(a, "--file=", 7)) {
+			kf_cli_deprecated(cli, "--file", "-f/--filename");
 			files[nfiles++] = a + 7;
 		} else if (!strncmp(a, "-f", 2)) {
 			files[nfiles++] = a + 2;
@@ -222,7 +227,7 @@ const struct kf_cmd kf_cmd_validate = {
 	"  FILE:LINE:COL: error: MESSAGE\n"
 	"\n"
 	"Options:\n"
-	"  -f, --file FILE   a profile to check; repeat for several. '-' reads\n"
+	"  -f, --filename FILE  a profile to check; repeat for several. '-' reads\n"
 	"                    standard input. Files may also be given without -f.\n"
 	"\n"
 	"Output:\n"

@@ -11,6 +11,7 @@
 #include <yaml.h>
 
 #include "cli.h"
+#include "kf_commit.h"
 
 static int run_version(int argc, char **argv, struct kf_cli *cli)
 {
@@ -21,8 +22,8 @@ static int run_version(int argc, char **argv, struct kf_cli *cli)
 
 	git_libgit2_version(&gmaj, &gmin, &grev);
 	snprintf(git, sizeof(git), "%d.%d.%d", gmaj, gmin, grev);
-	v = json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b}}",
-		      "kfboot", KF_VERSION, "libraries",
+	v = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b}}",
+		      "kfboot", KF_VERSION, "commit", KF_GIT_COMMIT, "libraries",
 		      "libgit2", git,
 		      "libcurl", cv->version,
 		      "libssh2", libssh2_version(0),
@@ -38,7 +39,7 @@ static int run_version(int argc, char **argv, struct kf_cli *cli)
 		const char *k;
 		json_t *val;
 
-		printf("kfboot %s\n", KF_VERSION);
+		printf("kfboot %s (commit %s)\n", KF_VERSION, KF_GIT_COMMIT);
 		json_object_foreach(libs, k, val) {
 			if (json_is_string(val))
 				printf("  %-14s %s\n", k, json_string_value(val));
@@ -53,5 +54,6 @@ const struct kf_cmd kf_cmd_version = {
 	.run = run_version,
 	.summary = "print kfboot's version and its libraries'",
 	.usage = "usage: kfboot version [-o json]\n\n"
-		 "Print kfboot's version and the versions of the libraries it runs with.\n",
+		 "Print kfboot's version, the git commit it was built from, and the versions\n"
+		 "of the libraries it runs with.\n",
 };

@@ -5,6 +5,13 @@
  * Global options may also appear after the command name; they are removed
  * before the command parses its own. An unknown command is answered with
  * the closest known one. Exit codes: 0 ok, 1 failed, 2 usage, 3 differences.
+ *
+ * SIGINT and SIGTERM: the first sets kf_interrupt_flag, which every loop
+ * that waits (the kube client, apply waits, SSH, sleeps) checks so that the
+ * command stops cleanly and says so; it also arms a two-second alarm, so a
+ * command busy somewhere that does not check (a blocking read, a long
+ * walk) still ends within about two seconds, with 128 + the signal number.
+ * A second signal ends it at once.
  */
 #include <signal.h>
 #include <stdlib.h>
@@ -13,14 +20,33 @@
 
 #include "cli.h"
 
-static void on_signal(int sig)
+static volatile sig_atomic_t first_signal;
+
+static void hard_exit(void)
+{
+	static const char msg[] = "kfboot: interrupted\n";
+	ssize_t w = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+
+	(void)w;
+	_exit(128 + (first_signal ? first_signal : SIGINT));
+}
+
+/* The grace period is over: whatever the command is doing, it ends now. */
+static void on_alarm(int sig)
 {
 	(void)sig;
+	hard_exit();
+}
+
+static void on_signal(int sig)
+{
 	if (kf_interrupt_flag) {
 		/* A second ^C: the user means it. */
-		_exit(130);
+		hard_exit();
 	}
+	first_signal = sig;
 	kf_interrupt_flag = 1;
+	alarm(2);
 }
 
 static int parse_output(struct kf_cli *cli, const char *v)
@@ -31,6 +57,8 @@ static int parse_output(struct kf_cli *cli, const char *v)
 		cli->output = KF_OUT_JSON;
 	else if (!strcmp(v, "yaml"))
 		cli->output = KF_OUT_YAML;
+	else if (!strcmp(v, "wide"))
+		cli->output = KF_OUT_WIDE;
 	else
 		return -1;
 	return 0;
@@ -67,7 +95,7 @@ static int take_global_options(struct kf_cli *cli, int argc, char **argv)
 			cli->color = false;
 		} else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
 			if (i + 1 >= argc) {
-				fprintf(stderr, "kfboot: option '%s' needs a value: text, json or yaml\n", a);
+				fprintf(stderr, "kfboot: option '%s' needs a value: text, json, yaml or wide\n", a);
 				return -1;
 			}
 			val = argv[++i];
@@ -79,7 +107,7 @@ static int take_global_options(struct kf_cli *cli, int argc, char **argv)
 			argv[out++] = argv[i];
 		}
 		if (val && parse_output(cli, val) < 0) {
-			fprintf(stderr, "kfboot: unknown output format '%s' (use text, json or yaml)\n", val);
+			fprintf(stderr, "kfboot: unknown output format '%s' (use text, json, yaml or wide)\n", val);
 			return -1;
 		}
 	}
@@ -105,6 +133,8 @@ int main(int argc, char **argv)
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = on_alarm;
+	sigaction(SIGALRM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	argc = take_global_options(&cli, argc, argv);
@@ -140,7 +170,7 @@ int main(int argc, char **argv)
 	if (kf_cli_wants_help(argc - 1, argv + 1))
 		return kf_cli_help(cmd);
 	rc = cmd->run(argc - 1, argv + 1, &cli);
-	if (kf_interrupted() && rc == KF_EXIT_OK)
-		rc = 130;
+	if (kf_interrupted() && rc != KF_EXIT_USAGE)
+		rc = 128 + (first_signal ? first_signal : SIGINT);
 	return rc;
 }

@@ -9,7 +9,7 @@
 
 #include "profile_opts.h"
 
-enum { OPT_FILE = 'f', OPT_STATE_DIR = 0x1000, OPT_PARALLEL };
+enum { OPT_FILE = 'f', OPT_STATE_DIR = 0x1000, OPT_PARALLEL, OPT_FILE_OLD };
 
 int kf_profile_opt_flag(void *ctx, int opt, const char *arg, struct kf_cli *cli,
 			const struct kf_cmd *cmd)
@@ -44,8 +44,9 @@ int kf_profile_opts_parse(struct kf_profile_opts *po, struct kf_cli *cli,
 
 	while (extra && extra[nextra].name)
 		nextra++;
-	longopts = kf_xcalloc(nextra + 4, sizeof(*longopts));
-	longopts[n++] = (struct option){ "file", required_argument, NULL, OPT_FILE };
+	longopts = kf_xcalloc(nextra + 5, sizeof(*longopts));
+	longopts[n++] = (struct option){ "filename", required_argument, NULL, OPT_FILE };
+	longopts[n++] = (struct option){ "file", required_argument, NULL, OPT_FILE_OLD };
 	longopts[n++] = (struct option){ "state-dir", required_argument, NULL, OPT_STATE_DIR };
 	if (flags & KF_PO_PARALLEL)
 		longopts[n++] = (struct option){ "parallel", required_argument, NULL, OPT_PARALLEL };
@@ -55,6 +56,9 @@ int kf_profile_opts_parse(struct kf_profile_opts *po, struct kf_cli *cli,
 	opterr = 0;
 	while (!rc && (opt = getopt_long(argc, argv, shorts, longopts, NULL)) != -1) {
 		switch (opt) {
+		case OPT_FILE_OLD:
+			kf_cli_deprecated(cli, "--file", "-f/--filename");
+			/* fall through */
 		case OPT_FILE:
 			po->file = optarg;
 			break;

@@ -236,14 +236,6 @@ void kf_cluster_free(struct kf_cluster *c)
 	free(c);
 }
 
-const struct kf_host *kf_cluster_control_plane(const struct kf_cluster *c)
-{
-	for (size_t i = 0; c && i < c->nhosts; i++)
-		if (c->hosts[i].role == KF_ROLE_CONTROL_PLANE)
-			return &c->hosts[i];
-	return NULL;
-}
-
 const struct kf_host *kf_cluster_host(const struct kf_cluster *c, const char *name)
 {
 	for (size_t i = 0; c && name && i < c->nhosts; i++)

@@ -521,6 +521,16 @@ static const char *const ssh_fields[] = {
 static const char *const bastion_fields[] = { "address", "user", "port", "identityFile" };
 static const char *const hostkey_words[] = { "strict", "accept-new" };
 
+/* The control-plane host (validation checks there is exactly one), or
+ * NULL. Here, below config.c, because the walker needs it too. */
+const struct kf_host *kf_cluster_control_plane(const struct kf_cluster *c)
+{
+	for (size_t i = 0; c && i < c->nhosts; i++)
+		if (c->hosts[i].role == KF_ROLE_CONTROL_PLANE)
+			return &c->hosts[i];
+	return NULL;
+}
+
 void kf_ssh_cfg_release(struct kf_ssh_cfg *cfg)
 {
 	free(cfg->user);

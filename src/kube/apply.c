@@ -490,7 +490,8 @@ static enum verdict classify(struct run *r, const struct kf_kube_req *q, char **
 		return V_OK;
 	if (q->err) {
 		*why = kf_xstrdup(q->err->msg);
-		return kf_err_code(q->err) == KF_ETOOBIG ? V_FAIL : V_RETRY;
+		/* The client already retried what a retry can fix. */
+		return kf_err_code(q->err) == KF_EAGAIN ? V_RETRY : V_FAIL;
 	}
 	msg = kf_kube_status_message(q);
 	*why = kf_xasprintf("%ld: %s", q->status, msg ? msg : q->resp.len && q->resp.len < 300 ? q->resp.buf : "no message");
@@ -501,7 +502,8 @@ static enum verdict classify(struct run *r, const struct kf_kube_req *q, char **
 	}
 	if (q->status == 429 || q->status >= 500) {
 		free(msg);
-		return V_RETRY;
+		/* A 500 that says the request is wrong stays wrong. */
+		return kf_kube_req_invalid(q) ? V_FAIL : V_RETRY;
 	}
 	if (q->status == 404) {
 		/* A namespace from the set still being created, or a CRD just
@@ -523,6 +525,24 @@ static enum verdict classify(struct run *r, const struct kf_kube_req *q, char **
 	}
 	free(msg);
 	return V_FAIL;
+}
+
+/* A 409 whose Status names FieldManagerConflict causes (server-side apply
+ * conflicts), as opposed to "the object has been modified". */
+static bool is_manager_conflict(const struct kf_kube_req *q)
+{
+	json_t *j = json_loadb(q->resp.buf, q->resp.len, 0, NULL);
+	const json_t *c;
+	size_t i;
+	bool yes = false;
+
+	json_array_foreach(json_object_get(json_object_get(j, "details"), "causes"), i, c) {
+		const char *t = sget(c, "reason") ? sget(c, "reason") : sget(c, "type");
+
+		yes = yes || (t && !strcmp(t, "FieldManagerConflict"));
+	}
+	json_decref(j);
+	return yes;
 }
 
 static const struct kf_rest *rest_of(struct run *r, const struct kf_obj *o)
@@ -645,7 +665,9 @@ static int apply_batch(struct run *r, struct kf_obj **objs, size_t n, struct kf_
 			break;
 		case V_FAIL:
 			o->state = KF_OBJ_FAILED;
-			if (q[i].status == 409 && !r->o->force_conflicts) {
+			/* Only a field-manager conflict is what --force-conflicts
+			 * is for; a stale resourceVersion is not. */
+			if (q[i].status == 409 && !r->o->force_conflicts && is_manager_conflict(&q[i])) {
 				char *w = kf_xasprintf("%s (another field manager owns these fields; --force-conflicts takes them over)", o->why);
 
 				free(o->why);
@@ -788,8 +810,12 @@ static int poll_crds(struct run *r, struct kf_obj **pre, size_t npre, bool *est,
 					json_object_set_new(it, "apiVersion", json_string("apiextensions.k8s.io/v1"));
 				h = kf_health_of(it, &why);
 				if (h == KF_HEALTH_FAILED) {
-					rc = kf_err_set(err, KF_EINVAL, "CRD %s will not become Established: %s", o->name,
-							why ? why : "failed");
+					/* It will never be Established: say why now. */
+					const json_t *na = kf_health_condition(it, "NamesAccepted");
+
+					rc = kf_err_set(err, KF_EINVAL, "CRD %s (%s:%d:%d): NamesAccepted=False: %s: %s", o->name,
+							o->file, o->line, o->col, nz(sget(na, "reason")),
+							sget(na, "message") ? sget(na, "message") : why ? why : "");
 					break;
 				}
 				est[i] = h == KF_HEALTH_READY;

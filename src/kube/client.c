@@ -14,10 +14,26 @@
  * Retry-After, within a per-request window and attempt limit. Responses are
  * read into capped buffers. Certificates, keys and CA bundles are handed to
  * curl from memory (CURLOPT_*_BLOB); nothing secret is written or traced.
+ *
+ * Trust: when the kubeconfig names a CA, that CA alone is trusted (curl's
+ * default bundle and directory are switched off, so a certificate from a
+ * system-trusted CA for the same address is refused before any credential
+ * is sent); without one, the system store is used, or SSL_CERT_FILE /
+ * SSL_CERT_DIR when set, as kubectl (Go) does.
+ *
+ * Faults: the overall deadline (--timeout) bounds every attempt and every
+ * wait between attempts; a server that accepts and never answers is cut
+ * off by it. A name that does not resolve, a TLS failure, and a refused
+ * connection to a server that has never answered are not retried: the
+ * error says which address and why, at once. A 500 whose Status says the
+ * request itself is wrong is final. Retry-After (seconds or an HTTP date)
+ * is honoured up to a cap.
  */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
@@ -32,7 +48,13 @@ struct kf_kube {
 	struct curl_slist *connect_to; /* tls-server-name: where to really connect */
 	struct kf_kube_stats stats;
 	bool proto_known;
+	bool answered;               /* the server has sent any HTTP response */
 	double token_read;           /* when token_file was last read */
+	struct curl_slist *imp_hdrs; /* Impersonate-* headers */
+	char *shown;                 /* the server URL for messages (no userinfo) */
+	bool exec_have;              /* a credential from the exec plugin is held */
+	bool exec_stale;             /* a 401: run the plugin again when idle */
+	double exec_expires;         /* its expiry (kf_now() time), 0 = none */
 };
 
 /* Per attempt. */
@@ -66,6 +88,21 @@ static char *dup_blob(const char *p, size_t n)
 	return d;
 }
 
+static char **strv_dup(char *const *v)
+{
+	size_t n = 0;
+	char **d;
+
+	if (!v)
+		return NULL;
+	while (v[n])
+		n++;
+	d = kf_xcalloc(n + 1, sizeof(*d));
+	for (size_t i = 0; i < n; i++)
+		d[i] = kf_xstrdup(v[i]);
+	return d;
+}
+
 static struct kf_kube_config *config_copy(const struct kf_kube_config *c)
 {
 	struct kf_kube_config *d = kf_xcalloc(1, sizeof(*d));
@@ -80,7 +117,27 @@ static struct kf_kube_config *config_copy(const struct kf_kube_config *c)
 	S(token);
 	S(token_file);
 	S(tls_server_name);
+	S(as_user);
+	S(as_uid);
+	S(proxy_url);
 #undef S
+	d->as_groups = strv_dup(c->as_groups);
+	d->as_extra = strv_dup(c->as_extra);
+	if (c->exec) {
+		const struct kf_kube_exec *x = c->exec;
+		struct kf_kube_exec *y = kf_xcalloc(1, sizeof(*y));
+
+		y->api_version = kf_xstrdup(x->api_version);
+		y->command = kf_xstrdup(x->command);
+		y->args = strv_dup(x->args);
+		y->env = strv_dup(x->env);
+		y->interactive = kf_xstrdup(x->interactive ? x->interactive : "IfAvailable");
+		y->provide_cluster_info = x->provide_cluster_info;
+		y->install_hint = x->install_hint ? kf_xstrdup(x->install_hint) : NULL;
+		y->user = kf_xstrdup(x->user ? x->user : "?");
+		y->where = kf_xstrdup(x->where ? x->where : "?");
+		d->exec = y;
+	}
 	d->insecure = c->insecure;
 	d->ca = dup_blob(c->ca, c->ca_len);
 	d->ca_len = c->ca_len;
@@ -113,7 +170,7 @@ static int setup_server_name(struct kf_kube *k, struct kf_err **err)
 	    curl_url_get(u, CURLUPART_HOST, &host, 0) ||
 	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) ||
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0)) {
-		rc = kf_err_set(err, KF_EINVAL, "server '%s' is not a URL", k->cfg->server);
+		rc = kf_err_set(err, KF_EINVAL, "server '%s' is not a URL", k->shown);
 		goto out;
 	}
 	entry = kf_xasprintf("%s:%s:%s:%s", name, port, host, port);
@@ -181,6 +238,66 @@ static void refresh_token(struct kf_kube *k)
 	free(data);
 }
 
+/* as, as-uid, as-groups, as-user-extra: what kubectl --as sends. */
+static void set_impersonation(struct kf_kube *k)
+{
+	const struct kf_kube_config *c = k->cfg;
+	char *h;
+
+	if (!c->as_user)
+		return;
+	h = kf_xasprintf("Impersonate-User: %s", c->as_user);
+	k->imp_hdrs = curl_slist_append(k->imp_hdrs, h);
+	free(h);
+	if (c->as_uid) {
+		h = kf_xasprintf("Impersonate-Uid: %s", c->as_uid);
+		k->imp_hdrs = curl_slist_append(k->imp_hdrs, h);
+		free(h);
+	}
+	for (size_t i = 0; c->as_groups && c->as_groups[i]; i++) {
+		h = kf_xasprintf("Impersonate-Group: %s", c->as_groups[i]);
+		k->imp_hdrs = curl_slist_append(k->imp_hdrs, h);
+		free(h);
+	}
+	for (size_t i = 0; c->as_extra && c->as_extra[i]; i++) {
+		const char *eq = strchr(c->as_extra[i], '=');
+		char *key = kf_xstrndup(c->as_extra[i], (size_t)(eq - c->as_extra[i]));
+		char *esc = kf_url_escape(key);
+
+		h = kf_xasprintf("Impersonate-Extra-%s: %s", esc, eq + 1);
+		k->imp_hdrs = curl_slist_append(k->imp_hdrs, h);
+		free(h);
+		free(esc);
+		free(key);
+	}
+}
+
+/* The exec plugin's credential: run it the first time and whenever the one
+ * we hold has expired. */
+static int refresh_exec(struct kf_kube *k, struct kf_err **err)
+{
+	struct kf_kube_config *c = k->cfg;
+	double deadline = k->opts.deadline > 0 ? k->opts.deadline : kf_now() + 60;
+	int rc;
+
+	if (!c->exec || (k->exec_have && (!k->exec_expires || kf_now() < k->exec_expires)))
+		return 0;
+	rc = kf_kube_exec_run(c->exec, c, deadline, &c->token, &c->cert, &c->cert_len, &c->key, &c->key_len,
+			      &k->exec_expires, err);
+	if (rc)
+		return rc;
+	k->exec_have = true;
+	set_auth_header(k);
+	kf_trace("kube", "credential from the exec plugin of user %s%s", c->exec->user,
+		 k->exec_expires ? " (expires)" : "");
+	return 0;
+}
+
+void kf_kube_set_deadline(struct kf_kube *k, double deadline)
+{
+	k->opts.deadline = deadline;
+}
+
 int kf_kube_new(struct kf_kube **out, const struct kf_kube_config *cfg,
 		const struct kf_kube_opts *opts, struct kf_err **err)
 {
@@ -193,6 +310,7 @@ int kf_kube_new(struct kf_kube **out, const struct kf_kube_config *cfg,
 		return kf_err_set(err, KF_EINVAL, "kube client: no server");
 	k = kf_xcalloc(1, sizeof(*k));
 	k->cfg = config_copy(cfg);
+	k->shown = kf_url_redact(cfg->server);
 	if (opts)
 		k->opts = *opts;
 	if (!k->opts.max_inflight)
@@ -209,6 +327,8 @@ int kf_kube_new(struct kf_kube **out, const struct kf_kube_config *cfg,
 		k->opts.retry_window = 120;
 	if (!k->opts.max_response)
 		k->opts.max_response = (size_t)256 << 20;
+	if (k->opts.retry_after_max <= 0)
+		k->opts.retry_after_max = 30;
 	k->multi = curl_multi_init();
 	if (!k->multi) {
 		kf_kube_free(k);
@@ -224,6 +344,7 @@ int kf_kube_new(struct kf_kube **out, const struct kf_kube_config *cfg,
 		return rc;
 	}
 	set_auth_header(k);
+	set_impersonation(k);
 	k->token_read = kf_now();
 	*out = k;
 	return 0;
@@ -237,6 +358,8 @@ void kf_kube_free(struct kf_kube *k)
 		curl_multi_cleanup(k->multi);
 	curl_slist_free_all(k->auth_hdr);
 	curl_slist_free_all(k->connect_to);
+	curl_slist_free_all(k->imp_hdrs);
+	free(k->shown);
 	free(k->base);
 	kf_kube_config_free(k->cfg);
 	free(k);
@@ -291,21 +414,40 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
+/* Retry-After: delay-seconds or an HTTP date (RFC 9110 10.2.3). */
+static double parse_retry_after(const char *v)
+{
+	char *end;
+	double d;
+	struct tm tm;
+
+	while (*v == ' ' || *v == '\t')
+		v++;
+	d = strtod(v, &end);
+	if (end != v)
+		return d;
+	memset(&tm, 0, sizeof(tm));
+	if (strptime(v, "%a, %d %b %Y %H:%M:%S GMT", &tm))
+		return difftime(timegm(&tm), time(NULL));
+	return 0;
+}
+
 static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
 {
 	struct xfer *x = ud;
 	size_t n = size * nmemb;
 
 	if (n > 12 && !strncasecmp(ptr, "Retry-After:", 12)) {
-		char tmp[32];
+		char tmp[64];
 		size_t l = n - 12 < sizeof(tmp) - 1 ? n - 12 : sizeof(tmp) - 1;
 		double v;
 
 		memcpy(tmp, ptr + 12, l);
 		tmp[l] = '\0';
-		v = strtod(tmp, NULL);
-		if (v > 0)
-			x->retry_after = v > 60 ? 60 : v;
+		tmp[strcspn(tmp, "\r\n")] = '\0';
+		v = parse_retry_after(tmp);
+		/* "0" or a date in the past: retry now, but not in a tight loop. */
+		x->retry_after = v > x->k->opts.retry_after_max ? x->k->opts.retry_after_max : v > 0.05 ? v : 0.05;
 	}
 	return n;
 }
@@ -364,8 +506,21 @@ static struct xfer *xfer_start(struct kf_kube *k, struct kf_kube_req *r)
 	curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(k->opts.timeout * 1000));
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(k->opts.connect_timeout * 1000));
+	{
+		/* Per attempt, and never past the overall deadline. */
+		double t = k->opts.timeout, ct = k->opts.connect_timeout;
+
+		if (k->opts.deadline > 0) {
+			double left = k->opts.deadline - kf_now();
+
+			if (left < 0.001)
+				left = 0.001;
+			t = t < left ? t : left;
+			ct = ct < left ? ct : left;
+		}
+		curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(t * 1000) > 0 ? (long)(t * 1000) : 1L);
+		curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(ct * 1000) > 0 ? (long)(ct * 1000) : 1L);
+	}
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
@@ -375,9 +530,27 @@ static struct xfer *xfer_start(struct kf_kube *k, struct kf_kube_req *r)
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
 	} else if (c->ca) {
+		/* Exactly the kubeconfig's CA: curl would otherwise also load
+		 * its default bundle and directory (the system store). */
 		struct curl_blob b = { c->ca, c->ca_len, CURL_BLOB_NOCOPY };
 
+		curl_easy_setopt(e, CURLOPT_CAINFO, NULL);
+		curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
 		curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &b);
+	} else {
+		/* The system store; SSL_CERT_FILE / SSL_CERT_DIR replace it, as
+		 * they do for kubectl. */
+		const char *f = getenv("SSL_CERT_FILE"), *d = getenv("SSL_CERT_DIR");
+
+		if ((f && *f) || (d && *d)) {
+			curl_easy_setopt(e, CURLOPT_CAINFO, f && *f ? f : NULL);
+			curl_easy_setopt(e, CURLOPT_CAPATH, d && *d ? d : NULL);
+		}
+	}
+	if (c->proxy_url) {
+		/* proxy-url is for this cluster whatever NO_PROXY says. */
+		curl_easy_setopt(e, CURLOPT_PROXY, c->proxy_url);
+		curl_easy_setopt(e, CURLOPT_NOPROXY, "");
 	}
 	if (c->cert && c->key) {
 		struct curl_blob cb = { c->cert, c->cert_len, CURL_BLOB_NOCOPY };
@@ -399,6 +572,8 @@ static struct xfer *xfer_start(struct kf_kube *k, struct kf_kube_req *r)
 	x->hdrs = curl_slist_append(x->hdrs, "Expect:");
 	if (k->auth_hdr)
 		x->hdrs = curl_slist_append(x->hdrs, k->auth_hdr->data);
+	for (struct curl_slist *i = k->imp_hdrs; i; i = i->next)
+		x->hdrs = curl_slist_append(x->hdrs, i->data);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->hdrs);
 	r->attempts++;
 	count_verb(&k->stats, r);
@@ -423,23 +598,103 @@ static void xfer_free(struct xfer *x)
 	free(x);
 }
 
-static bool curl_retriable(CURLcode rc)
+enum retry_class { NO_RETRY, RETRY, RETRY_SHORT };
+
+/*
+ * What a transport failure is worth. A server that has never answered this
+ * client is not there: refused, unreachable, no answer in time, a name that
+ * does not resolve, a TLS failure: say so at once. One that has answered
+ * may be restarting: a refused connection is retried for a few seconds.
+ * A connection that broke mid-request is retried as before.
+ */
+static enum retry_class curl_retry_class(CURLcode rc, bool answered)
 {
 	switch (rc) {
 	case CURLE_COULDNT_CONNECT:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_OPERATION_TIMEDOUT:
+		return answered ? RETRY_SHORT : NO_RETRY;
 	case CURLE_SEND_ERROR:
 	case CURLE_RECV_ERROR:
 	case CURLE_GOT_NOTHING:
-	case CURLE_OPERATION_TIMEDOUT:
 	case CURLE_PARTIAL_FILE:
 	case CURLE_HTTP2:
 	case CURLE_HTTP2_STREAM:
-	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_COULDNT_RESOLVE_HOST:
-		return true;
+		return RETRY;
 	default:
-		return false;
+		return NO_RETRY;
 	}
+}
+
+/* "cannot connect to https://host:port: <curl's reason>" and so on. */
+static char *transport_why(const struct kf_kube *k, CURLcode rc, const char *detail)
+{
+	const char *what;
+
+	switch (rc) {
+	case CURLE_COULDNT_RESOLVE_HOST:
+		what = "cannot resolve the host of";
+		break;
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_CONNECT:
+		what = "cannot connect to";
+		break;
+	case CURLE_OPERATION_TIMEDOUT:
+		what = "no answer in time from";
+		break;
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+		what = "TLS failed with";
+		break;
+	default:
+		what = "request failed at";
+	}
+	return kf_xasprintf("%s %s%s%s: %s", what, k->shown, k->cfg->proxy_url ? " via proxy " : "",
+			    k->cfg->proxy_url ? "(proxy-url)" : "", detail);
+}
+
+/* Words in a Status message that say the request itself is wrong, which a
+ * retry cannot fix, even when the server answers 500 (server-side apply of
+ * a body that does not fit the schema does on many versions). */
+static const char *const invalid_markers[] = {
+	"failed to create typed patch object",
+	"field not declared in schema",
+	"cannot unmarshal",
+	"unable to decode",
+	"error decoding",
+	"invalid character",
+	"unknown field",
+	"is invalid",
+	"expected string, got",
+	"expected map, got",
+	"expected list, got",
+	"expected numeric",
+};
+
+bool kf_kube_req_invalid(const struct kf_kube_req *r)
+{
+	json_t *j;
+	const char *reason, *msg;
+	bool bad = false;
+
+	if (r->status < 400 || !r->resp.len)
+		return false;
+	j = json_loadb(r->resp.buf, r->resp.len, 0, NULL);
+	reason = json_string_value(json_object_get(j, "reason"));
+	msg = json_string_value(json_object_get(j, "message"));
+	if (reason && (!strcmp(reason, "BadRequest") || !strcmp(reason, "Invalid") ||
+		       !strcmp(reason, "NotAcceptable") || !strcmp(reason, "UnsupportedMediaType") ||
+		       !strcmp(reason, "RequestEntityTooLarge") || !strcmp(reason, "MethodNotAllowed")))
+		bad = true;
+	for (size_t i = 0; msg && !bad && i < KF_ARRAY_SIZE(invalid_markers); i++)
+		bad = strstr(msg, invalid_markers[i]) != NULL;
+	json_decref(j);
+	return bad;
 }
 
 static bool status_retriable(long st, const struct kf_kube_req *r)
@@ -447,6 +702,8 @@ static bool status_retriable(long st, const struct kf_kube_req *r)
 	if (st == 429)
 		return true;
 	if (r->no_retry)
+		return false;
+	if (st == 500 && kf_kube_req_invalid(r))
 		return false;
 	return st == 500 || st == 502 || st == 503 || st == 504;
 }
@@ -458,6 +715,7 @@ struct slot {
 	struct kf_backoff bo;
 	struct xfer *x;    /* while active */
 	bool active, done;
+	bool reauthed;     /* a 401 already made us re-run the exec plugin */
 };
 
 int kf_kube_run(struct kf_kube *k, struct kf_kube_req **reqs, size_t n,
@@ -468,6 +726,19 @@ int kf_kube_run(struct kf_kube *k, struct kf_kube_req **reqs, size_t n,
 	int rc = 0;
 
 	refresh_token(k);
+	for (size_t i = 0; i < n; i++)
+		kf_err_clear(&reqs[i]->err);
+	if (k->opts.deadline > 0 && kf_now() >= k->opts.deadline) {
+		rc = kf_err_set(err, KF_ETIMEOUT, "the deadline (--timeout) has passed; %s not sent to %s",
+				n ? reqs[0]->method : "request", k->shown);
+		free(s);
+		return rc;
+	}
+	rc = refresh_exec(k, err);
+	if (rc) {
+		free(s);
+		return rc;
+	}
 	for (size_t i = 0; i < n; i++) {
 		s[i].r = reqs[i];
 		s[i].bo = (struct kf_backoff)KF_BACKOFF_INIT(0.2, 8.0);
@@ -484,8 +755,29 @@ int kf_kube_run(struct kf_kube *k, struct kf_kube_req **reqs, size_t n,
 			rc = kf_err_set(err, KF_ECANCEL, "interrupted");
 			break;
 		}
+		if (k->opts.deadline > 0 && now >= k->opts.deadline) {
+			size_t j = 0;
+
+			while (j < n && s[j].done)
+				j++;
+			rc = kf_err_set(err, KF_ETIMEOUT, "deadline (--timeout) passed: %s %s got no answer from %s",
+					j < n ? s[j].r->method : "", j < n ? s[j].r->path : "", k->shown);
+			break;
+		}
+		if (k->opts.deadline > 0 && wait_until > k->opts.deadline)
+			wait_until = k->opts.deadline;
+		/* The server refused the plugin's credential: once nothing is in
+		 * flight (transfers borrow the certificate), ask for a new one,
+		 * as client-go does. */
+		if (k->exec_stale && !active) {
+			k->exec_stale = false;
+			k->exec_have = false;
+			rc = refresh_exec(k, err);
+			if (rc)
+				break;
+		}
 		/* Start what may start: in order, skipping ones backing off. */
-		for (size_t i = 0; i < n && active < limit; i++) {
+		for (size_t i = 0; i < n && active < limit && !k->exec_stale; i++) {
 			size_t j = (next + i) % n;
 
 			if (s[j].active || s[j].done)
@@ -528,22 +820,44 @@ int kf_kube_run(struct kf_kube *k, struct kf_kube_req **reqs, size_t n,
 			}
 			kf_err_clear(&r->err);
 			if (m->data.result != CURLE_OK) {
-				if (x->too_big)
+				enum retry_class rcl = curl_retry_class(m->data.result, k->answered);
+
+				if (x->too_big) {
 					kf_err_set(&r->err, KF_ETOOBIG, "%s %s: response larger than %zu bytes", r->method, r->path, k->opts.max_response);
-				else
-					kf_err_set(&r->err, curl_retriable(m->data.result) ? KF_EAGAIN : KF_EIO, "%s %s: %s", r->method, r->path,
-						   x->errbuf[0] ? x->errbuf : curl_easy_strerror(m->data.result));
-				retry = !x->too_big && curl_retriable(m->data.result);
+				} else {
+					char *why = transport_why(k, m->data.result, x->errbuf[0] ? x->errbuf : curl_easy_strerror(m->data.result));
+					bool late = m->data.result == CURLE_OPERATION_TIMEDOUT && k->opts.deadline > 0 &&
+						    kf_now() >= k->opts.deadline - 0.05;
+
+					if (late)
+						rcl = NO_RETRY;
+					kf_err_set(&r->err, late ? KF_ETIMEOUT : rcl != NO_RETRY ? KF_EAGAIN : KF_EIO, "%s %s: %s%s", r->method, r->path,
+						   late ? "deadline (--timeout) passed: " : "", why);
+					free(why);
+				}
+				retry = !x->too_big && rcl != NO_RETRY;
+				/* Refused by a server that answered before: a few
+				 * seconds for a restart, not minutes. */
+				if (rcl == RETRY_SHORT && kf_now() - sl->first > 10)
+					retry = false;
 				r->status = 0;
 			} else {
+				k->answered = true;
 				r->status = st;
 				retry = status_retriable(st, r);
+				if (st == 401 && k->cfg->exec && !sl->reauthed) {
+					sl->reauthed = true;
+					k->exec_stale = true;
+					retry = true;
+				}
 			}
 			kf_trace("kube", "%s %s -> %ld%s", r->method, r->path, r->status, retry ? " (will retry)" : "");
 			/* The server's Retry-After when it gave one (with a
 			 * little jitter), else exponential backoff. */
 			delay = kf_backoff_next(&sl->bo);
-			if (x->retry_after > 0)
+			if (r->status == 401)
+				delay = 0;
+			else if (x->retry_after > 0)
 				delay = x->retry_after * (1.0 + 0.1 * ((double)rand() / RAND_MAX));
 			/* Throttling (429) is the server asking us to wait: only the
 			 * window bounds it. Errors also have an attempt limit. */
@@ -551,6 +865,15 @@ int kf_kube_run(struct kf_kube *k, struct kf_kube_req **reqs, size_t n,
 				      r->attempts >= 100 ||
 				      kf_now() + delay - sl->first > k->opts.retry_window))
 				retry = false;
+			/* Never wait past the deadline: say why we stopped. */
+			if (retry && k->opts.deadline > 0 && kf_now() + delay > k->opts.deadline) {
+				retry = false;
+				if (!r->err)
+					kf_err_set(&r->err, KF_ETIMEOUT, "%s %s: %ld from %s; %s %.0fs would pass the deadline (--timeout)",
+						   r->method, r->path, r->status, k->shown,
+						   x->retry_after > 0 ? "the server asks to retry after" : "retrying after",
+						   x->retry_after > 0 ? x->retry_after : delay);
+			}
 			if (retry) {
 				k->stats.retries++;
 				sl->not_before = kf_now() + delay;

@@ -10,7 +10,8 @@
  *                currentRevision == updateRevision when rolling;
  *   DaemonSet    updated and available == desiredNumberScheduled;
  *   Job          condition Complete=True (Failed=True is a failure);
- *   CRD          condition Established=True (NamesAccepted=False fails);
+ *   CRD          condition Established=True (NamesAccepted=False fails at
+ *                once: a name clash never resolves by waiting);
  *   Namespace    phase Active;
  *   APIService   condition Available=True;
  *   anything else with status.conditions: Ready=True when it has a Ready
@@ -40,6 +41,20 @@ static const char *cond(const json_t *status, const char *type)
 
 		if (t && !strcmp(t, type))
 			return json_string_value(json_object_get(c, "status"));
+	}
+	return NULL;
+}
+
+const json_t *kf_health_condition(const json_t *live, const char *type)
+{
+	const json_t *conds = json_object_get(json_object_get(live, "status"), "conditions"), *c;
+	size_t i;
+
+	json_array_foreach(conds, i, c) {
+		const char *t = json_string_value(json_object_get(c, "type"));
+
+		if (t && !strcmp(t, type))
+			return c;
 	}
 	return NULL;
 }

@@ -49,7 +49,44 @@ struct kf_kube_config {
 				* account): re-read every minute, as client-go
 				* does, since projected tokens rotate */
 	char *tls_server_name; /* tls-server-name, or NULL */
+	/* Impersonation (as, as-uid, as-groups, as-user-extra): sent as
+	 * Impersonate-* headers, as kubectl --as does. */
+	char *as_user;
+	char *as_uid;
+	char **as_groups;      /* NULL-terminated, or NULL */
+	char **as_extra;       /* "key=value" pairs, NULL-terminated, or NULL */
+	char *proxy_url;       /* proxy-url (http, https, socks5), or NULL */
+	struct kf_kube_exec *exec; /* exec credential plugin, or NULL */
 };
+
+/*
+ * An exec credential plugin (users[].user.exec), run by the client as
+ * kubectl runs it: the command with its args and env added to ours,
+ * KUBERNETES_EXEC_INFO holding an ExecCredential, stdout parsed as an
+ * ExecCredential whose status gives a token or a client certificate and
+ * key, cached until status.expirationTimestamp.
+ */
+struct kf_kube_exec {
+	char *api_version;     /* client.authentication.k8s.io/v1 or v1beta1 */
+	char *command;         /* resolved: absolute, relative to the kubeconfig, or a name for PATH */
+	char **args;           /* NULL-terminated */
+	char **env;            /* "NAME=value", NULL-terminated */
+	char *interactive;     /* Never, IfAvailable, Always */
+	bool provide_cluster_info;
+	char *install_hint;
+	char *user;            /* the user entry's name, for messages */
+	char *where;           /* "file:line:col" of the exec map */
+};
+
+/* Run the plugin once (stdin /dev/null unless interactive on a terminal;
+ * its stderr passes through) and parse what it printed. Stops at `deadline`
+ * (kf_now() seconds; 0 = 60 s from now) or when interrupted. On success the
+ * secrets are registered with kf_redact; *expires is the kf_now()-based
+ * expiry, 0 when none. Any out pointer's old value is freed first. */
+int kf_kube_exec_run(const struct kf_kube_exec *x, const struct kf_kube_config *cfg,
+		     double deadline, char **token, char **cert, size_t *cert_len,
+		     char **key, size_t *key_len, double *expires, struct kf_err **err);
+void kf_kube_exec_free(struct kf_kube_exec *x);
 
 struct kf_kubeconfig_opts {
 	const char *path;    /* --kubeconfig: only this file; NULL = KUBECONFIG or ~/.kube/config */
@@ -86,6 +123,10 @@ struct kf_kube_opts {
 	double retry_window;    /* stop retrying after this long; 0 = 120 s */
 	size_t max_response;    /* bytes; 0 = 256 MiB */
 	bool http1;             /* never try HTTP/2 */
+	double deadline;        /* kf_now() time after which every request is
+				 * cut off and kf_kube_run fails with
+				 * KF_ETIMEOUT (--timeout); 0 = none */
+	double retry_after_max; /* cap on a server's Retry-After; 0 = 30 s */
 };
 
 struct kf_kube;
@@ -141,6 +182,9 @@ void kf_kube_req_release(struct kf_kube_req *r);
 int kf_kube_run(struct kf_kube *k, struct kf_kube_req **reqs, size_t n,
 		struct kf_err **err);
 
+/* Set or move the overall deadline (kf_now() seconds; 0 = none). */
+void kf_kube_set_deadline(struct kf_kube *k, double deadline);
+
 /* Convenience: GET path, parse JSON. *out is NULL for 404 when
  * allow_404. Non-2xx otherwise is an error with the server's message. */
 int kf_kube_get_json(struct kf_kube *k, const char *path, bool allow_404,
@@ -149,6 +193,10 @@ int kf_kube_get_json(struct kf_kube *k, const char *path, bool allow_404,
 /* Error for a finished request that failed: transport error, or
  * "<status> <reason>: <server message>". Returns a KF_E* code. */
 int kf_kube_req_error(struct kf_err **err, const struct kf_kube_req *r);
+/* True when the answer (any 4xx/5xx, a 500 included) says the request
+ * itself is wrong (Status reason BadRequest/Invalid/..., or a message such
+ * as "failed to create typed patch object"): retrying cannot help. */
+bool kf_kube_req_invalid(const struct kf_kube_req *r);
 /* The server's message from a Status body (borrowed into buf), or NULL. */
 char *kf_kube_status_message(const struct kf_kube_req *r);
 
@@ -340,6 +388,8 @@ enum kf_health { KF_HEALTH_READY, KF_HEALTH_PROGRESSING, KF_HEALTH_FAILED };
 /* Health of a live object by its kind's rules; *why (borrowed static or
  * NULL) says what it waits for. */
 enum kf_health kf_health_of(const json_t *live, const char **why);
+/* status.conditions[] entry of `type` (borrowed from live), or NULL. */
+const json_t *kf_health_condition(const json_t *live, const char *type);
 
 /* ---- apply ---------------------------------------------------------- */
 

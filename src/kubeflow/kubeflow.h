@@ -243,4 +243,40 @@ void kf_kubeflow_install_result_release(struct kf_kubeflow_install_result *r);
 /* Inventory name of a component: "kubeflow-<name>". Caller frees. */
 char *kf_kubeflow_inventory(const char *component);
 
+/* ---- lifecycle: status and uninstall (lifecycle.c) ------------------- */
+
+/*
+ * Every installed component (its inventory parent exists), in dependency
+ * order: *out is a JSON array of {component, installed, version, objects,
+ * ready, progressing, failed, health ("Healthy", "Progressing",
+ * "Degraded"), installedAt, waitingFor: [up to 5 "Kind ns/name: why"]}.
+ * Members are found by kubectl's ApplySet conventions (contains-group-kinds
+ * annotation, part-of label), so only the cluster is read.
+ */
+int kf_kubeflow_status(json_t **out, struct kf_kube *k, const struct kf_discovery *d,
+		       const struct kf_kubeflow_catalog *cat, struct kf_err **err);
+
+struct kf_kubeflow_uninstall_opts {
+	const struct kf_kubeflow_catalog *catalog;
+	const char *const *components;  /* components or selections; NULL/0 = all installed */
+	size_t ncomponents;
+	bool force;                     /* remove even what an installed component needs */
+	bool dry_run;                   /* server-side dry run of the deletes */
+	double timeout;
+	void (*progress)(void *ctx, const char *component);
+	void *progress_ctx;
+	kf_apply_progress_fn apply_progress;
+	void *apply_progress_ctx;
+};
+
+/*
+ * Delete the named components through their inventories, dependents
+ * first. Refuses (KF_EINVAL, naming each pair) when an installed component
+ * that is not being removed depends on one that is, unless o->force.
+ * *report: {components: [{component, deleted, seconds} | {component,
+ * notInstalled: true}], dryRun}.
+ */
+int kf_kubeflow_uninstall(json_t **report, struct kf_kube *k, struct kf_discovery *d,
+			  const struct kf_kubeflow_uninstall_opts *o, struct kf_err **err);
+
 #endif

@@ -12,22 +12,6 @@
 
 #include "provision/internal.h"
 
-char *kf_prov_state_dir(const struct kf_cluster *c, const struct kf_prov_opts *o)
-{
-	const char *xdg = getenv("XDG_STATE_HOME");
-	char *base, *dir;
-
-	if (o && o->state_dir && *o->state_dir)
-		base = kf_path_expand(o->state_dir);
-	else if (xdg && *xdg)
-		base = kf_path_join(xdg, "kfboot");
-	else
-		base = kf_path_expand("~/.local/state/kfboot");
-	dir = kf_path_join(base, c->name);
-	free(base);
-	return dir;
-}
-
 static int plan_host(struct kf_plan *p, struct kf_plan_host *ph,
 		     const struct kf_phase *const *phases, size_t nphases,
 		     struct kf_err **err)

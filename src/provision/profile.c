@@ -1,8 +1,9 @@
 /*
  * profile.c - loading a Cluster profile for the provisioning commands: one
  * error that lists every problem the validator found, each with its
- * file:line:col, so the user fixes them all in one go; and the log file of
- * one run (<state>/logs/<command>-<time>-<pid>.log, mode 0600).
+ * file:line:col, so the user fixes them all in one go; where a cluster's
+ * files live (its state directory); and the log file of one run
+ * (<state>/logs/<command>-<time>-<pid>.log, mode 0600).
  */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -10,6 +11,22 @@
 #include <unistd.h>
 
 #include "provision/internal.h"
+
+char *kf_prov_state_dir(const struct kf_cluster *c, const struct kf_prov_opts *o)
+{
+	const char *xdg = getenv("XDG_STATE_HOME");
+	char *base, *dir;
+
+	if (o && o->state_dir && *o->state_dir)
+		base = kf_path_expand(o->state_dir);
+	else if (xdg && *xdg)
+		base = kf_path_join(xdg, "kfboot");
+	else
+		base = kf_path_expand("~/.local/state/kfboot");
+	dir = kf_path_join(base, c->name);
+	free(base);
+	return dir;
+}
 
 int kf_prov_load_profile(struct kf_cluster **out, const char *path,
 			 struct kf_err **err)

@@ -5,6 +5,10 @@
  * channel opened on the session to the bastion. The pump thread is the only
  * user of the bastion session while the tunnel runs (one session, one
  * thread); it ends when either side closes or when kf_ssh_close() asks.
+ *
+ * This file sits below session.c: it never opens or closes a session
+ * itself. tunnel_start takes the bastion session from the caller and
+ * tunnel_stop hands it back, so the caller (kf_ssh_close) closes it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -152,8 +156,10 @@ int kf_ssh__tunnel_start(struct kf_ssh *s, struct kf_ssh *b, double timeout,
 	return 0;
 }
 
-void kf_ssh__tunnel_stop(struct kf_ssh *s)
+struct kf_ssh *kf_ssh__tunnel_stop(struct kf_ssh *s)
 {
+	struct kf_ssh *b = s->bastion;
+
 	if (s->pump_started) {
 		atomic_store(&s->pump_stop, 1);
 		pthread_join(s->pump, NULL);
@@ -169,6 +175,6 @@ void kf_ssh__tunnel_stop(struct kf_ssh *s)
 		libssh2_channel_free(s->tunnel);
 		s->tunnel = NULL;
 	}
-	kf_ssh_close(s->bastion);
 	s->bastion = NULL;
+	return b;
 }

@@ -44,10 +44,11 @@ void kf_ssh__init_once(void);
 
 /* Bastion (bastion.c): open the tunnel from b to (address, port) and start
  * the pump; on success *fd is the socket the inner session should use and
- * s owns b. */
+ * s holds b until tunnel_stop, which stops the pump, frees the channel and
+ * returns the bastion session (or NULL) for the caller to close. */
 int kf_ssh__tunnel_start(struct kf_ssh *s, struct kf_ssh *b, double timeout,
 			 int *fd, struct kf_err **err);
-void kf_ssh__tunnel_stop(struct kf_ssh *s);
+struct kf_ssh *kf_ssh__tunnel_stop(struct kf_ssh *s);
 
 /* ---- pure helpers (known_hosts.c) --------------------------------------- */
 

@@ -34,42 +34,6 @@ void kf_ssh__init_once(void)
 	pthread_once(&init_once, do_init);
 }
 
-int kf_err_from_ssh(struct kf_err **err, LIBSSH2_SESSION *session, int rc,
-		    const char *fmt, ...)
-{
-	char *ctx, *msg = NULL;
-	int code, len = 0;
-	va_list ap;
-
-	va_start(ap, fmt);
-	ctx = kf_xvasprintf(fmt, ap);
-	va_end(ap);
-	if (session)
-		libssh2_session_last_error(session, &msg, &len, 0);
-	switch (rc) {
-	case LIBSSH2_ERROR_TIMEOUT:
-	case LIBSSH2_ERROR_SOCKET_TIMEOUT:
-		code = KF_ETIMEOUT;
-		break;
-	case LIBSSH2_ERROR_AUTHENTICATION_FAILED:
-	case LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED:
-	case LIBSSH2_ERROR_KEYFILE_AUTH_FAILED:
-		code = KF_EAUTH;
-		break;
-	case LIBSSH2_ERROR_EAGAIN:
-		code = KF_EAGAIN;
-		break;
-	default:
-		code = KF_EIO;
-	}
-	if (msg && len > 0)
-		kf_err_set(err, code, "%s: %.*s (libssh2 error %d)", ctx, len, msg, rc);
-	else
-		kf_err_set(err, code, "%s: libssh2 error %d", ctx, rc);
-	free(ctx);
-	return code;
-}
-
 const char *kf_ssh_name(const struct kf_ssh *s) { return s->name; }
 const char *kf_ssh_user(const struct kf_ssh *s) { return s->user; }
 const char *kf_ssh_label(const struct kf_ssh *s) { return s->label; }
@@ -685,7 +649,8 @@ void kf_ssh_close(struct kf_ssh *s)
 	}
 	if (s->sock >= 0)
 		close(s->sock);
-	kf_ssh__tunnel_stop(s);
+	/* The tunnel goes first, then the bastion session it ran over. */
+	kf_ssh_close(kf_ssh__tunnel_stop(s));
 	free(s->name);
 	free(s->address);
 	free(s->user);

@@ -191,3 +191,48 @@ bool kf_str_endswith(const char *s, const char *suffix)
 
 	return n >= m && memcmp(s + n - m, suffix, m) == 0;
 }
+
+/* The authority of url: [*start, *end), after "scheme://" up to / ? or #.
+ * False when url has no "://". */
+static bool url_authority(const char *url, const char **start, const char **end)
+{
+	const char *p = url ? strstr(url, "://") : NULL;
+
+	if (!p)
+		return false;
+	*start = p + 3;
+	*end = *start + strcspn(*start, "/?#");
+	return true;
+}
+
+static const char *url_at(const char *start, const char *end)
+{
+	const char *at = NULL;
+
+	for (const char *q = start; q < end; q++)
+		if (*q == '@')
+			at = q; /* the last '@' ends the userinfo */
+	return at;
+}
+
+bool kf_url_has_userinfo(const char *url)
+{
+	const char *a, *e;
+
+	return url_authority(url, &a, &e) && url_at(a, e);
+}
+
+char *kf_url_redact(const char *url)
+{
+	const char *a, *e, *at;
+	struct kf_buf b = KF_BUF_INIT;
+
+	if (!url)
+		return kf_xstrdup("");
+	if (!url_authority(url, &a, &e) || !(at = url_at(a, e)))
+		return kf_xstrdup(url);
+	kf_buf_add(&b, url, (size_t)(a - url));
+	kf_buf_adds(&b, "***");
+	kf_buf_adds(&b, at);
+	return kf_buf_detach(&b, NULL);
+}

@@ -271,6 +271,13 @@ size_t kf_edit_distance(const char *a, const char *b);
  * (distance <= max(1, len/3)); NULL otherwise. */
 const char *kf_closest(const char *word, const char *const *cands, size_t n);
 
+/* A URL for messages and logs: any userinfo ("user:password@") in its
+ * authority is replaced by "***@" so that no credential embedded in a URL
+ * is ever shown. Caller frees. */
+char *kf_url_redact(const char *url);
+/* True when url's authority carries userinfo. */
+bool kf_url_has_userinfo(const char *url);
+
 bool kf_str_startswith(const char *s, const char *prefix);
 bool kf_str_endswith(const char *s, const char *suffix);
 

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include <utime.h>
 
 #include "kube/kube.h"
@@ -756,6 +757,139 @@ static void test_kube_hash__canonical_form_matches_jansson(void **state)
 	}
 }
 
+/* ---- kubeconfig fields, types and URLs (issue 9) --------------------- */
+
+static int load_text(const char *text, struct kf_kube_config **c, char **msg)
+{
+	char path[] = "/tmp/test-kube-kc-XXXXXX";
+	int fd = mkstemp(path);
+	struct kf_kubeconfig_opts o = { path, NULL, NULL };
+	struct kf_err *err = NULL;
+	int rc;
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	*c = NULL;
+	rc = kf_kube_config_load(c, &o, &err);
+	*msg = err ? kf_err_str(err) : NULL;
+	kf_err_free(err);
+	unlink(path);
+	return rc;
+}
+
+#define KC_HEAD "apiVersion: v1\nkind: Config\ncurrent-context: x\ncontexts:\n- {name: x, context: {cluster: c, user: u}}\n"
+
+static void test_kube_config__wrong_types_and_urls_refused(void **state)
+{
+	struct kf_kube_config *c;
+	char *msg;
+
+	(void)state;
+	/* A token YAML reads as a number: refused with its position. */
+	assert_int_equal(load_text(KC_HEAD "clusters:\n- {name: c, cluster: {server: 'https://h:1'}}\n"
+				   "users:\n- name: u\n  user:\n    token: 123456789\n", &c, &msg), KF_EINVAL);
+	assert_non_null(strstr(msg, ":11:12: 'token' of user 'u' must be a string, not a number (quote it)"));
+	free(msg);
+	/* Credentials in the server URL: refused, never echoed. */
+	assert_int_equal(load_text(KC_HEAD "clusters:\n- {name: c, cluster: {server: 'https://adm:s3cr3t-pw@h:1'}}\n"
+				   "users:\n- {name: u, user: {token: abcdefgh}}\n", &c, &msg), KF_EINVAL);
+	assert_non_null(strstr(msg, "has credentials in its URL"));
+	assert_null(strstr(msg, "s3cr3t-pw"));
+	free(msg);
+	/* insecure-skip-tls-verify with a CA: refused, as kubectl does. */
+	assert_int_equal(load_text(KC_HEAD "clusters:\n- {name: c, cluster: {server: 'https://h:1', insecure-skip-tls-verify: true, "
+				   "certificate-authority-data: Zm9vYmFy}}\nusers:\n- {name: u, user: {token: abcdefgh}}\n", &c, &msg), KF_EINVAL);
+	assert_non_null(strstr(msg, "insecure-skip-tls-verify together with a certificate authority"));
+	free(msg);
+	/* Query and fragment are not part of the base URL; the prefix is. */
+	assert_int_equal(load_text(KC_HEAD "clusters:\n- {name: c, cluster: {server: 'https://h:1/k8s/c-1/?a=b#f'}}\n"
+				   "users:\n- {name: u, user: {token: abcdefgh}}\n", &c, &msg), 0);
+	assert_string_equal(c->server, "https://h:1/k8s/c-1");
+	kf_kube_config_free(c);
+	free(msg);
+}
+
+static void test_kube_config__impersonation_proxy_exec(void **state)
+{
+	struct kf_kube_config *c;
+	char *msg;
+
+	(void)state;
+	assert_int_equal(load_text(KC_HEAD "clusters:\n- {name: c, cluster: {server: 'https://h:1', proxy-url: 'socks5://p:1080'}}\n"
+				   "users:\n- name: u\n  user:\n    as: jane\n    as-uid: '7'\n    as-groups: [a, b]\n"
+				   "    as-user-extra: {k: [v1, v2]}\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n"
+				   "      command: bin/tok\n      args: [x]\n      interactiveMode: Never\n", &c, &msg), 0);
+	assert_string_equal(c->as_user, "jane");
+	assert_string_equal(c->as_uid, "7");
+	assert_string_equal(c->as_groups[1], "b");
+	assert_string_equal(c->as_extra[1], "k=v2");
+	assert_string_equal(c->proxy_url, "socks5://p:1080");
+	assert_non_null(c->exec);
+	assert_true(kf_str_endswith(c->exec->command, "/bin/tok") && c->exec->command[0] == '/');
+	assert_string_equal(c->exec->args[0], "x");
+	kf_kube_config_free(c);
+	/* v1 without interactiveMode, and v1alpha1, are refused naming the user. */
+	assert_int_equal(load_text(KC_HEAD "clusters:\n- {name: c, cluster: {server: 'https://h:1'}}\n"
+				   "users:\n- name: u\n  user:\n    exec: {apiVersion: client.authentication.k8s.io/v1alpha1, command: t}\n",
+				   &c, &msg), KF_EINVAL);
+	assert_non_null(strstr(msg, "exec plugin of user 'u': apiVersion 'client.authentication.k8s.io/v1alpha1' is not supported"));
+	free(msg);
+	assert_int_equal(load_text(KC_HEAD "clusters:\n- {name: c, cluster: {server: 'https://h:1'}}\n"
+				   "users:\n- name: u\n  user:\n    exec: {apiVersion: client.authentication.k8s.io/v1, command: t}\n",
+				   &c, &msg), KF_EINVAL);
+	assert_non_null(strstr(msg, "interactiveMode must be set"));
+	free(msg);
+}
+
+static void test_kube_url__redact_userinfo(void **state)
+{
+	char *s;
+
+	(void)state;
+	s = kf_url_redact("http://user:pw@proxy:3128/x?y=z@w");
+	assert_string_equal(s, "http://***@proxy:3128/x?y=z@w");
+	free(s);
+	s = kf_url_redact("https://h:6443/p");
+	assert_string_equal(s, "https://h:6443/p");
+	free(s);
+	assert_true(kf_url_has_userinfo("https://a@b"));
+	assert_false(kf_url_has_userinfo("https://b/a@c"));
+}
+
+static void test_kube_client__invalid_request_is_final(void **state)
+{
+	struct kf_kube_req r;
+	const char *bad = "{\"kind\":\"Status\",\"code\":500,\"reason\":\"InternalError\",\"message\":"
+			  "\"failed to create typed patch object (x): .data.y: field not declared in schema\"}";
+	const char *busy = "{\"kind\":\"Status\",\"code\":500,\"reason\":\"InternalError\",\"message\":\"etcdserver: request timed out\"}";
+
+	(void)state;
+	kf_kube_req_init(&r, "PATCH", kf_xstrdup("/x"));
+	r.status = 500;
+	kf_buf_add(&r.resp, bad, strlen(bad));
+	assert_true(kf_kube_req_invalid(&r));
+	kf_buf_release(&r.resp);
+	kf_buf_add(&r.resp, busy, strlen(busy));
+	assert_false(kf_kube_req_invalid(&r));
+	kf_kube_req_release(&r);
+}
+
+static void test_kube_health__crd_names_not_accepted(void **state)
+{
+	json_t *crd = json_loads("{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":\"CustomResourceDefinition\","
+				 "\"metadata\":{\"name\":\"a.b\"},\"status\":{\"conditions\":[{\"type\":\"NamesAccepted\","
+				 "\"status\":\"False\",\"reason\":\"ListKindConflict\",\"message\":\"in use\"}]}}", 0, NULL);
+	const char *why = NULL;
+
+	(void)state;
+	assert_int_equal(kf_health_of(crd, &why), KF_HEALTH_FAILED);
+	assert_string_equal(json_string_value(json_object_get(kf_health_condition(crd, "NamesAccepted"), "reason")),
+			    "ListKindConflict");
+	assert_null(kf_health_condition(crd, "Established"));
+	json_decref(crd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -784,6 +918,11 @@ int main(void)
 		cmocka_unit_test(test_kube_rest__paths),
 		cmocka_unit_test(test_kube_discovery__disk_cache),
 		cmocka_unit_test(test_kube_hash__canonical_form_matches_jansson),
+		cmocka_unit_test(test_kube_config__wrong_types_and_urls_refused),
+		cmocka_unit_test(test_kube_config__impersonation_proxy_exec),
+		cmocka_unit_test(test_kube_url__redact_userinfo),
+		cmocka_unit_test(test_kube_client__invalid_request_is_final),
+		cmocka_unit_test(test_kube_health__crd_names_not_accepted),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
