@@ -62,7 +62,10 @@ PYEOF
 	MANIFESTS=$tmp/manifests.yaml
 	# The same bearer token, accepted through --token-auth-file.
 	printf 'kfboot-test-token-0123,token-admin,token-admin-uid,"system:masters"\n' >"$tmp/tokens.csv"
-	REALK8S_APISERVER_ARGS="--token-auth-file=$tmp/tokens.csv" start_server main
+	# --request-timeout: the dry-run applies of `diff` include the 74 CRDs
+	# (megabytes of schema); on a loaded 2-core machine the default 60 s
+	# ended some with 504 Timeout.
+	REALK8S_APISERVER_ARGS="--token-auth-file=$tmp/tokens.csv --request-timeout=5m" start_server main
 	sed -e '/client-certificate-data:/d' -e 's#^\(    \)client-key-data: .*#\1token: kfboot-test-token-0123#' "$KC" >"$tmp/kc-token"
 	chmod 600 "$tmp/kc-token"
 	$PY "$KF_SOURCE_DIR/tests/kubesim/mark_ready.py" "$KC" >"$tmp/mark_ready.log" 2>&1 &
