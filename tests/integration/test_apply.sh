@@ -260,8 +260,14 @@ step "8. delete --inventory"
 CTL_FAULTS=$CTL KC_FAULTS=$KC
 KC=$KC_MAIN CTL=$CTL_MAIN
 kf delete --inventory kf-test >"$tmp/delete.out" 2>&1 || { cat "$tmp/delete.out"; fail "delete failed"; }
-n=$(kubectl --kubeconfig "$KC" get crd -o name | wc -l)
-[[ $n == 0 ]] || fail "$n CRDs left after delete"
+# The real server removes a deleted CRD only after its finalizer has deleted
+# every custom resource of it (asynchronously, inside the apiserver): wait.
+for _ in $(seq 120); do
+	n=$(kubectl --kubeconfig "$KC" get crd -o name | wc -l)
+	[[ $n == 0 || $KF_SERVER == sim ]] && break
+	sleep 1
+done
+[[ $n == 0 ]] || fail "$n CRDs left after delete: $(kubectl --kubeconfig "$KC" get crd -o name | head -5)"
 kubectl --kubeconfig "$KC" get secret kf-test -n kube-system >/dev/null 2>&1 && fail "inventory Secret left"
 kubectl --kubeconfig "$KC" get configmap not-ours -n default >/dev/null 2>&1 || fail "an object without kfboot's label was deleted"
 KC=$KC_FAULTS CTL=$CTL_FAULTS
