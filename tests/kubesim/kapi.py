@@ -529,7 +529,7 @@ class Api(object):
                     # the body gives it, the core group written as "/v1".
                     raise ApiError(500, None, "failed to create typed patch object (%s/%s; %s, Kind=%s): "
                                    ".%s: field not declared in schema"
-                                   % (md.get("namespace", ""), name,
+                                   % (ssa[1] if isinstance(ssa, tuple) else md.get("namespace", ""), name,
                                       rdef.api_version if rdef.group else "/" + rdef.api_version,
                                       rdef.kind, unknown[0]), {})
                 raise bad_request('%s in version "%s" cannot be handled as a %s: strict '
@@ -1142,6 +1142,7 @@ class Api(object):
                               "type map[string]interface {}")
         self._check_type(cfg, rdef, body, "apply")
         md = cfg["metadata"]
+        body_ns = md.get("namespace", "") if isinstance(md, dict) else ""  # for error messages
         if md.get("name") is not None and md.get("name") != name:
             raise bad_request("the name of the object (%s) does not match the name on the URL "
                               "(%s)" % (md.get("name"), name))
@@ -1185,7 +1186,7 @@ class Api(object):
                 new["metadata"]["namespace"] = ns
             if e is None:
                 self._admit_webhooks("CREATE", rdef, ns, new, phase="mutating")
-                self.validate(rdef, new, None, strict, ssa=True)
+                self.validate(rdef, new, None, strict, ssa=("apply", body_ns))
                 if rdef.status_sub and rdef.gr != ("", "namespaces"):
                     new.pop("status", None)
                 self.default(rdef, new, None)
@@ -1202,7 +1203,7 @@ class Api(object):
             old = e.obj
             if sub != "status":
                 self._admit_webhooks("UPDATE", rdef, ns, new, sub, phase="mutating")
-                self.validate(rdef, new, old, strict, ssa=True)
+                self.validate(rdef, new, old, strict, ssa=("apply", body_ns))
                 self.default(rdef, new, old)
             status_val = new.get("status")
             self._finish(rdef, new, e)
