@@ -167,10 +167,10 @@ for d in docs:
 open(sys.argv[2], "w").write("\n---\n".join(out))
 EOF
 set +e
-kf diff -f "$tmp/changed.yaml" --inventory kf-test >"$tmp/diff2.out" 2>/dev/null
+kf diff -f "$tmp/changed.yaml" --inventory kf-test >"$tmp/diff2.out" 2>"$tmp/diff2.err"
 rc=$?
 set -e
-[[ $rc == 3 ]] || fail "diff of a changed set should exit 3, got $rc"
+[[ $rc == 3 ]] || fail "diff of a changed set should exit 3, got $rc: $(tail -5 "$tmp/diff2.err")"
 grep -q '^+  kfboot-test: changed' "$tmp/diff2.out" || fail "diff does not show the change: $(cat "$tmp/diff2.out")"
 grep -q 'managedFields\|resourceVersion' "$tmp/diff2.out" && fail "diff shows server-set fields"
 
