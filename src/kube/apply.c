@@ -11,9 +11,10 @@
  *     which left the set (prune candidates); prune safety is checked here,
  *     before anything is written;
  *  3. for each ordering wave (kfboot.io/apply-order, Argo CD's sync-wave):
- *     prerequisites (Namespaces, CRDs, cluster-scoped classes), wait for
- *     CRDs Established and rediscover, then built-in kinds, then custom
- *     resources, then webhook configurations; each stage is one parallel
+ *     prerequisites (Namespaces, CRDs, cluster-scoped classes), then
+ *     built-in kinds (while the server establishes the CRDs), then custom
+ *     resources, each as soon as its own CRD is Established (then
+ *     rediscover), then webhook configurations; each stage is one parallel
  *     batch of PATCH application/apply-patch+yaml requests; transient
  *     failures are retried within the stage; objects refused because a
  *     webhook is not ready are retried with backoff at the end of the wave;
@@ -1035,92 +1036,175 @@ static int apply_until(struct run *r, struct kf_obj **objs, size_t n, bool defer
 	return rc;
 }
 
-/* Wait until the CRDs among objs are Established (LIST by label). */
-static int wait_crds(struct run *r, struct kf_obj **objs, size_t n, struct kf_err **err)
+/*
+ * CRD waits.  The CRDs a wave applies are polled with one label-selected
+ * LIST per round; est[i] records which of them are Established.  A custom
+ * resource whose CRD is in the wave is sent as soon as that one CRD is
+ * Established (its REST mapping comes from the CRD itself, see rest_of),
+ * not after every CRD of the wave: with 74 CRDs the server establishes
+ * them over seconds, and the custom resources of the first ones overlap
+ * with the wait for the last.  Discovery is refreshed once all are.
+ */
+static bool is_applied_crd(const struct kf_obj *o)
+{
+	return !strcmp(o->kind, "CustomResourceDefinition") && o->state == KF_OBJ_APPLIED;
+}
+
+/* One LIST of the wave's CRDs; sets est[] and counts. Fails at once on a
+ * CRD whose names were not accepted (it never becomes Established). */
+static int poll_crds(struct run *r, struct kf_obj **pre, size_t npre, bool *est, size_t *ready,
+		     const char **waiting, struct kf_err **err)
 {
 	const struct kf_rest *rest = kf_discovery_find(r->d, "apiextensions.k8s.io", "v1", "CustomResourceDefinition");
-	struct kf_backoff bo = KF_BACKOFF_INIT(0.2, 2.0);
-	size_t want = 0;
 	char *sel, *coll, *path;
-	int rc = 0;
+	json_t *list = NULL, *it;
+	size_t j;
+	int rc;
 
-	for (size_t i = 0; i < n; i++)
-		want += !strcmp(objs[i]->kind, "CustomResourceDefinition") && objs[i]->state == KF_OBJ_APPLIED;
-	if (!want || r->o->dry_run || !rest)
-		return 0;
+	*ready = 0;
+	*waiting = NULL;
+	if (!rest)
+		return kf_err_set(err, KF_ERR, "the server does not serve apiextensions.k8s.io/v1 CustomResourceDefinition");
 	sel = kf_label_selector(KF_APPLYSET_PART_OF, r->id);
 	coll = kf_rest_path(rest, NULL, NULL);
 	path = kf_xasprintf("%s?labelSelector=%s", coll, sel);
-	for (;;) {
-		json_t *list = NULL, *it;
-		size_t ready = 0, j;
-		const char *waiting = NULL;
-		char *detail, *refused = NULL;
+	rc = kf_kube_get_json(r->k, path, false, &list, err);
+	for (size_t i = 0; !rc && i < npre; i++) {
+		struct kf_obj *o = pre[i];
 
-		rc = kf_kube_get_json(r->k, path, false, &list, err);
-		if (rc)
-			break;
-		for (size_t i = 0; i < n; i++) {
-			struct kf_obj *o = objs[i];
-			bool est = false;
-
-			if (strcmp(o->kind, "CustomResourceDefinition") || o->state != KF_OBJ_APPLIED)
-				continue;
+		if (!is_applied_crd(o))
+			continue;
+		if (!est[i]) {
 			json_array_foreach(json_object_get(list, "items"), j, it) {
 				const char *why;
+				enum kf_health h;
 
-				if (!strcmp(nz(sget(json_object_get(it, "metadata"), "name")), o->name)) {
-					if (!sget(it, "kind"))
-						json_object_set_new(it, "kind", json_string("CustomResourceDefinition"));
-					if (!sget(it, "apiVersion"))
-						json_object_set_new(it, "apiVersion", json_string("apiextensions.k8s.io/v1"));
-					est = kf_health_of(it, &why) == KF_HEALTH_READY;
-					if (!est && !refused && kf_health_of(it, &why) == KF_HEALTH_FAILED) {
-						const json_t *na = kf_health_condition(it, "NamesAccepted");
+				if (strcmp(nz(sget(json_object_get(it, "metadata"), "name")), o->name))
+					continue;
+				if (!sget(it, "kind"))
+					json_object_set_new(it, "kind", json_string("CustomResourceDefinition"));
+				if (!sget(it, "apiVersion"))
+					json_object_set_new(it, "apiVersion", json_string("apiextensions.k8s.io/v1"));
+				h = kf_health_of(it, &why);
+				if (h == KF_HEALTH_FAILED) {
+					/* It will never be Established: say why now. */
+					const json_t *na = kf_health_condition(it, "NamesAccepted");
 
-						refused = kf_xasprintf("CRD %s (%s:%d:%d): NamesAccepted=False: %s: %s", o->name, o->file,
-								       o->line, o->col, nz(sget(na, "reason")),
-								       sget(na, "message") ? sget(na, "message") : why ? why : "");
-					}
+					rc = kf_err_set(err, KF_EINVAL, "CRD %s (%s:%d:%d): NamesAccepted=False: %s: %s", o->name,
+							o->file, o->line, o->col, nz(sget(na, "reason")),
+							sget(na, "message") ? sget(na, "message") : why ? why : "");
 					break;
 				}
+				est[i] = h == KF_HEALTH_READY;
+				break;
 			}
-			if (est)
-				ready++;
-			else if (!waiting)
-				waiting = o->name;
 		}
-		if (refused) {
-			/* It will never be Established: say why now. */
-			json_decref(list);
-			rc = kf_err_set(err, KF_EINVAL, "%s", refused);
-			free(refused);
-			break;
+		if (est[i])
+			(*ready)++;
+		else if (!*waiting)
+			*waiting = o->name;
+	}
+	json_decref(list);
+	free(sel);
+	free(coll);
+	free(path);
+	return rc;
+}
+
+/* Index in pre[] of the CRD (applied by this wave) that serves o, or -1. */
+static long crd_of(struct kf_obj **pre, size_t npre, const struct kf_obj *o)
+{
+	for (size_t i = 0; i < npre; i++) {
+		const json_t *spec = json_object_get(pre[i]->obj, "spec");
+
+		if (!is_applied_crd(pre[i]))
+			continue;
+		if (!strcmp(nz(sget(spec, "group")), o->group) &&
+		    !strcmp(nz(sget(json_object_get(spec, "names"), "kind")), o->kind))
+			return (long)i;
+	}
+	return -1;
+}
+
+/*
+ * The custom-resource stage of a wave, interleaved with the wait for the
+ * wave's CRDs: every round sends the custom resources whose CRD is
+ * Established (or not in this wave), then polls the CRDs still pending.
+ * Returns when every CRD is Established and every object was sent; those
+ * refused by a webhook that is not up yet go to retry[] for the end of the
+ * wave.  With no CRD in the wave this is one plain stage.
+ */
+static int apply_custom(struct run *r, struct kf_obj **pre, size_t npre, struct kf_obj **objs, size_t n,
+			struct kf_obj **retry, size_t *nretry, struct kf_err **err)
+{
+	struct kf_backoff bo = KF_BACKOFF_INIT(0.05, 1.0);
+	bool *est = kf_xcalloc(npre + 1, sizeof(*est));
+	struct kf_obj **batch = kf_xcalloc(n + 1, sizeof(*batch));
+	size_t want = 0, ready = 0, sent = 0;
+	const char *waiting = NULL;
+	int rc = 0;
+
+	for (size_t i = 0; i < npre; i++)
+		want += is_applied_crd(pre[i]);
+	if (r->o->dry_run)
+		want = 0;
+	for (;;) {
+		size_t nb = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			long c;
+
+			if (objs[i]->state != KF_OBJ_PENDING)
+				continue;
+			c = want ? crd_of(pre, npre, objs[i]) : -1;
+			if (c < 0 || est[c])
+				batch[nb++] = objs[i];
 		}
-		detail = waiting ? kf_xasprintf("waiting for CRD %s", waiting) : NULL;
-		progress(r, "CRDs", ready, want, detail);
-		free(detail);
-		json_decref(list);
-		if (ready >= want)
+		if (nb) {
+			progress(r, stage_names[ST_CUSTOM], sent, n, NULL);
+			rc = apply_until(r, batch, nb, true, stage_names[ST_CUSTOM], err);
+			if (rc)
+				break;
+			for (size_t i = 0; i < nb; i++) {
+				if (batch[i]->state == KF_OBJ_RETRY)
+					retry[(*nretry)++] = batch[i];
+				else if (batch[i]->state == KF_OBJ_PENDING)
+					batch[i]->state = KF_OBJ_FAILED;
+			}
+			sent += nb;
+			bo.attempt = 0;
+		}
+		if (ready >= want && sent >= n)
 			break;
+		if (nb == 0 || ready < want) {
+			char *detail;
+
+			rc = poll_crds(r, pre, npre, est, &ready, &waiting, err);
+			if (rc)
+				break;
+			detail = waiting ? kf_xasprintf("waiting for CRD %s", waiting) : NULL;
+			progress(r, "CRDs", ready, want, detail);
+			free(detail);
+			if (ready >= want)
+				continue;
+		}
+		if (nb)
+			continue; /* something was sent: look again at once */
 		if (kf_now() > r->deadline) {
-			rc = kf_err_set(err, KF_ETIMEOUT, "CRDs not Established in time (%zu/%zu; waiting for %s)", ready, want,
-					waiting ? waiting : "?");
+			rc = kf_err_set(err, KF_ETIMEOUT, "CRDs not Established in time (%zu/%zu; waiting for %s)", ready,
+					want, waiting ? waiting : "?");
 			break;
 		}
-		kf_sleep(kf_backoff_next(&bo) + 0.1);
+		kf_sleep(0.05 + kf_backoff_next(&bo));
 		if (kf_interrupted()) {
 			rc = kf_err_set(err, KF_ECANCEL, "interrupted");
 			break;
 		}
 	}
-	free(sel);
-	free(coll);
-	free(path);
-	if (!rc) {
-		/* New kinds are served now: learn them. */
-		rc = kf_discovery_refresh(r->d, r->k, err);
-	}
+	if (!rc && want)
+		rc = kf_discovery_refresh(r->d, r->k, err); /* new kinds are served: learn them */
+	free(est);
+	free(batch);
 	return rc;
 }
 
@@ -1149,10 +1233,14 @@ static void maybe_write_deferred_parent(struct run *r, struct kf_err **err)
 static int apply_wave(struct run *r, size_t from, size_t to, struct kf_err **err)
 {
 	struct kf_obj **objs = kf_xcalloc(to - from + 1, sizeof(*objs));
+	struct kf_obj **pre = kf_xcalloc(to - from + 1, sizeof(*pre));
 	struct kf_obj **retry = kf_xcalloc(to - from + 1, sizeof(*retry));
-	size_t nretry = 0;
+	size_t nretry = 0, npre = 0;
 	int rc = 0;
 
+	/* Prerequisites, then built-in kinds while the server establishes the
+	 * CRDs, then custom resources each as soon as its own CRD is
+	 * Established (apply_custom), then webhook configurations. */
 	for (int st = 0; st < ST_N && !rc; st++) {
 		size_t n = 0;
 
@@ -1161,6 +1249,10 @@ static int apply_wave(struct run *r, size_t from, size_t to, struct kf_err **err
 
 			if ((int)stage_of(o) == st && o->state == KF_OBJ_PENDING)
 				objs[n++] = o;
+		}
+		if (st == ST_CUSTOM) {
+			rc = apply_custom(r, pre, npre, objs, n, retry, &nretry, err);
+			continue;
 		}
 		if (!n)
 			continue;
@@ -1182,7 +1274,8 @@ static int apply_wave(struct run *r, size_t from, size_t to, struct kf_err **err
 		}
 		if (st == ST_PREREQ) {
 			maybe_write_deferred_parent(r, err);
-			rc = wait_crds(r, objs, n, err);
+			memcpy(pre, objs, n * sizeof(*pre));
+			npre = n;
 		}
 	}
 	if (!rc && nretry) {
@@ -1193,6 +1286,7 @@ static int apply_wave(struct run *r, size_t from, size_t to, struct kf_err **err
 		rc = apply_until(r, retry, nretry, false, "retry", err);
 	}
 	free(objs);
+	free(pre);
 	free(retry);
 	return rc;
 }
