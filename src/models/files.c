@@ -30,11 +30,11 @@ static long version_num(const char *v)
 }
 
 static void pos_of(const struct kf_yaml_docs *d, const json_t *obj, const char *key,
-		   int *line, int *col)
+		   bool at_key, int *line, int *col)
 {
 	struct kf_pos p = { 0 };
 
-	if (kf_yaml_member_pos(d, obj, key, NULL, &p) || kf_yaml_member_pos(d, obj, key, &p, NULL)) {
+	if ((!at_key && kf_yaml_member_pos(d, obj, key, NULL, &p)) || kf_yaml_member_pos(d, obj, key, &p, NULL)) {
 		*line = p.line;
 		*col = p.col;
 	} else {
@@ -52,13 +52,13 @@ static void problem_at(struct kf_diags *diags, const struct kf_yaml_docs *d, con
 	kf_diags_add(diags, file, p.line, p.col, "%s", msg);
 }
 
-/* A problem at obj[key]: "<prefix><key><suffix>". */
+/* A problem at obj[key]'s value: "<prefix><key><suffix>". */
 static void problem_key(struct kf_diags *diags, const struct kf_yaml_docs *d, const char *file,
 			const json_t *obj, const char *key, const char *prefix, const char *suffix)
 {
 	int line, col;
 
-	pos_of(d, obj, key, &line, &col);
+	pos_of(d, obj, key, false, &line, &col);
 	kf_diags_add(diags, file, line, col, "%s%s%s", prefix, key, suffix);
 }
 
@@ -74,12 +74,11 @@ static void check_fields(struct kf_diags *diags, const struct kf_yaml_docs *d, c
 
 		for (size_t i = 0; known[i]; i++)
 			ok |= !strcmp(known[i], k);
-		if (!ok)
-			{
-			char *sfx = kf_xasprintf("' in %s", where);
+		if (!ok) {
+			int line, col;
 
-			problem_key(diags, d, file, obj, k, "unknown field '", sfx);
-			free(sfx);
+			pos_of(d, obj, k, true, &line, &col);
+			kf_diags_add(diags, file, line, col, "unknown field '%s' in %s", k, where);
 		}
 	}
 }
@@ -152,6 +151,22 @@ void kf_model_file_free(struct kf_model_file *m)
 	free(m);
 }
 
+static size_t line_start(const char *data, size_t len, int line);
+
+/* Column of the '-' that starts a list entry whose map is at (line, col):
+ * the first character of that line when it is a dash, else col. */
+static int dash_col(const char *data, size_t len, int line, int col)
+{
+	size_t off = line_start(data, len, line);
+	int c = 1;
+
+	while (off < len && data[off] == ' ') {
+		off++;
+		c++;
+	}
+	return off < len && data[off] == '-' && c < col ? c : col;
+}
+
 /* The versions list: top-level `versions:` or `spec.versions`. */
 static const json_t *versions_of(const json_t *root, const json_t **holder)
 {
@@ -183,15 +198,14 @@ static void read_version(struct kf_model_version *v, const json_t *e, const stru
 	v->format = opt_str(diags, d, file, e, "format");
 	v->created = opt_str(diags, d, file, e, "created");
 	v->metrics = json_object();
-	if (!v->version)
+	if (!json_object_get(e, "version")) {
 		kf_diags_add(diags, file, p.line, p.col, "a model version needs 'version' (v1, v2, ...)");
-	else if (!version_ok(v->version))
-		{
-			char *sfx = kf_xasprintf(": '%s' is not of the form v<N> (v1, v2, ...)", v->version);
+	} else if (v->version && !version_ok(v->version)) {
+		char *sfx = kf_xasprintf(": '%s' is not of the form v<N> (v1, v2, ...)", v->version);
 
-			problem_key(diags, d, file, e, "version", "", sfx);
-			free(sfx);
-		}
+		problem_key(diags, d, file, e, "version", "", sfx);
+		free(sfx);
+	}
 	if (!v->uri)
 		kf_diags_add(diags, file, p.line, p.col, "model version '%s' needs 'uri'", v->version ? v->version : "?");
 	if (!v->format)
@@ -265,12 +279,13 @@ int kf_model_file_parse(struct kf_model_file **out, const char *name, const char
 					     "version '%s' is listed twice (first at line %d)",
 					     m->versions[j].version, m->versions[j].line);
 		m->last_line = m->versions[m->nversions].line;
-		m->item_col = m->versions[m->nversions].col;
+		m->item_col = dash_col(data, len, m->versions[m->nversions].line, m->versions[m->nversions].col);
 		m->nversions++;
 	}
 out:
 	kf_yaml_free(d);
 	if (diags->n > before || rc) {
+		kf_diags_sort(diags);
 		kf_model_file_free(m);
 		return KF_EINVAL;
 	}
@@ -432,7 +447,10 @@ int kf_model_file_append(struct kf_buf *out, const char *name, const char *data,
 	size_t at;
 
 	if (rc) {
-		rc = kf_err_set(err, KF_EINVAL, "%s: %s", name, dg.n ? dg.v[0].msg : "cannot be read");
+		char *first = dg.n ? kf_diag_str(&dg.v[0]) : kf_xasprintf("%s: cannot be read", name);
+
+		rc = kf_err_set(err, KF_EINVAL, "%s", first);
+		free(first);
 		goto out;
 	}
 	if (kf_model_file_find(m, v->version)) {
@@ -440,24 +458,23 @@ int kf_model_file_append(struct kf_buf *out, const char *name, const char *data,
 		goto out;
 	}
 	if (m->nversions) {
-		/* After the last entry: the first later line indented at or
-		 * left of its dash that is not blank or a comment. */
+		/* After the last entry's last line of content: the entry ends
+		 * at the first later line indented at or left of its dash that
+		 * is not blank or a comment; blank lines and comments after its
+		 * content stay after the new entry. */
 		size_t off = line_start(data, len, m->last_line + 1);
 
-		at = len;
+		at = off;
 		while (off < len) {
 			int ind = indent_at(data, len, off);
 			const char *nl = memchr(data + off, '\n', len - off);
+			size_t next = nl ? (size_t)(nl - data) + 1 : len;
 
-			if (ind >= 0 && ind < m->item_col - 1 + 1 && !(ind == m->item_col - 1 && data[off + (size_t)ind] != '-')) {
-				at = off;
+			if (ind >= 0 && ind <= m->item_col - 1)
 				break;
-			}
-			if (ind == m->item_col - 1 && data[off + (size_t)ind] == '-') {
-				at = off; /* cannot happen for the last entry; be safe */
-				break;
-			}
-			off = nl ? (size_t)(nl - data) + 1 : len;
+			if (ind >= 0)
+				at = next;
+			off = next;
 		}
 		add_version_entry(&entry, v, m->item_col);
 	} else {
@@ -584,6 +601,7 @@ int kf_model_pins_parse(struct kf_model_pins **out, const char *name, const char
 out:
 	kf_yaml_free(d);
 	if (diags->n > before || rc) {
+		kf_diags_sort(diags);
 		kf_model_pins_free(p);
 		return KF_EINVAL;
 	}
@@ -637,7 +655,10 @@ int kf_model_pins_set(struct kf_buf *out, const char *name, const char *data, si
 		return kf_err_set(err, KF_EINVAL, "'%s' is not a version (v1, v2, ...)", version);
 	rc = kf_model_pins_parse(&p, name, data, len, &dg, err);
 	if (rc) {
-		rc = kf_err_set(err, KF_EINVAL, "%s", dg.n ? kf_diag_str(&dg.v[0]) : name);
+		char *first = dg.n ? kf_diag_str(&dg.v[0]) : kf_xstrdup(name);
+
+		rc = kf_err_set(err, KF_EINVAL, "%s", first);
+		free(first);
 		goto out;
 	}
 	kf_buf_reset(out);
@@ -662,12 +683,7 @@ int kf_model_pins_set(struct kf_buf *out, const char *name, const char *data, si
 		vstart = (size_t)(colon - data) + 1;
 		while (vstart < len && data[vstart] == ' ')
 			vstart++;
-		if (vstart >= len || data[vstart] != '{') {
-			rc = kf_err_set(err, KF_EINVAL, "%s:%d:%d: the pin of '%s' with a canary is not a flow map "
-					"({version: ..., canary: {...}}); edit it by hand", name, pin->line, pin->col, model);
-			goto out;
-		}
-		{
+		if (vstart < len && data[vstart] == '{') {
 			int depth = 0;
 
 			for (vend = vstart; vend < len; vend++) {
@@ -681,6 +697,31 @@ int kf_model_pins_set(struct kf_buf *out, const char *name, const char *data, si
 				goto out;
 			}
 			vend++;
+		} else if (vstart >= len || strchr("#\r\n", data[vstart])) {
+			/* A block map: it ends at the first later line of content
+			 * indented at or left of the key. */
+			const char *nl = memchr(data + vstart, '\n', len - vstart);
+			size_t off = nl ? (size_t)(nl - data) + 1 : len;
+
+			vend = len;
+			while (off < len) {
+				int ind = indent_at(data, len, off);
+
+				nl = memchr(data + off, '\n', len - off);
+				if (ind >= 0 && ind <= pin->col - 1) {
+					vend = off;
+					break;
+				}
+				off = nl ? (size_t)(nl - data) + 1 : len;
+			}
+			kf_buf_add(out, data, (size_t)(colon - data) + 1);
+			kf_buf_addf(out, " %s\n", version);
+			kf_buf_add(out, data + vend, len - vend);
+			goto check;
+		} else {
+			rc = kf_err_set(err, KF_EINVAL, "%s:%d:%d: the pin of '%s' with a canary is neither a flow nor "
+					"a block map; edit it by hand", name, pin->line, pin->col, model);
+			goto out;
 		}
 		kf_buf_add(out, data, vstart);
 		kf_buf_adds(out, version);
@@ -702,6 +743,7 @@ int kf_model_pins_set(struct kf_buf *out, const char *name, const char *data, si
 			kf_buf_adds(out, version);
 		kf_buf_add(out, data + end, len - end);
 	}
+check:
 	kf_diags_release(&dg);
 	rc = kf_model_pins_parse(&back, name, out->buf, out->len, &dg, err);
 	if (rc || !kf_model_pins_find(back, model) || strcmp(kf_model_pins_find(back, model)->version, version))

@@ -140,5 +140,7 @@ struct kf_gate_input {
  */
 bool kf_gates_check(const struct kf_gate_input *in, json_t **report,
 		    char **summary, char **failed);
+/* A duration as "2h", "1h30m", "45s" (whole seconds). Caller frees. */
+char *kf_models_fmt_duration(double seconds);
 
 #endif
