@@ -13,8 +13,11 @@
 #include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "models/models.h"
+#include "models/push.h"
+#include <git2/sys/repository.h>
 
 static const char model_text[] =
 	"# xor model versions\n"
@@ -498,6 +501,272 @@ static void test_duration(void **state)
 	}
 }
 
+
+/* ---- push: real bare repositories, no network ---------------------------- */
+
+struct pushenv {
+	char dir[64];
+	char *remote_path;
+	git_repository *remote;
+	git_repository *cache, *cache2;
+};
+
+/* A commit on the remote's main with the given pins file content. */
+static void remote_commit(git_repository *r, const char *pins, const char *msg)
+{
+	git_oid blob, readme, tree_id, commit, parent_id;
+	git_treebuilder *tb = NULL;
+	git_tree *empty = NULL, *tree = NULL;
+	git_commit *parent = NULL;
+	git_signature *sig = NULL;
+	git_tree_update upd[2] = { { 0 }, { 0 } };
+	git_oid empty_id;
+
+	assert_int_equal(git_blob_create_from_buffer(&blob, r, pins, strlen(pins)), 0);
+	assert_int_equal(git_blob_create_from_buffer(&readme, r, "# models\n", 9), 0);
+	assert_int_equal(git_treebuilder_new(&tb, r, NULL), 0);
+	assert_int_equal(git_treebuilder_write(&empty_id, tb), 0);
+	assert_int_equal(git_tree_lookup(&empty, r, &empty_id), 0);
+	upd[0].action = upd[1].action = GIT_TREE_UPDATE_UPSERT;
+	upd[0].filemode = upd[1].filemode = GIT_FILEMODE_BLOB;
+	upd[0].id = blob;
+	upd[0].path = "environments/staging/models.yaml";
+	upd[1].id = readme;
+	upd[1].path = "README.md";
+	assert_int_equal(git_tree_create_updated(&tree_id, r, empty, 2, upd), 0);
+	assert_int_equal(git_tree_lookup(&tree, r, &tree_id), 0);
+	assert_int_equal(git_signature_now(&sig, "test", "test@localhost"), 0);
+	if (git_reference_name_to_id(&parent_id, r, "refs/heads/main") == 0)
+		assert_int_equal(git_commit_lookup(&parent, r, &parent_id), 0);
+	assert_int_equal(git_commit_create(&commit, r, "refs/heads/main", sig, sig, NULL, msg, tree, parent ? 1 : 0,
+					   (const git_commit **)&parent), 0);
+	git_commit_free(parent);
+	git_signature_free(sig);
+	git_tree_free(tree);
+	git_tree_free(empty);
+	git_treebuilder_free(tb);
+}
+
+static int push_setup(void **state)
+{
+	struct pushenv *e = kf_xcalloc(1, sizeof(*e));
+	char *c;
+
+	git_libgit2_init();
+	snprintf(e->dir, sizeof(e->dir), "/tmp/kf-test-push-XXXXXX");
+	assert_non_null(mkdtemp(e->dir));
+	e->remote_path = kf_xasprintf("%s/remote.git", e->dir);
+	assert_int_equal(git_repository_init(&e->remote, e->remote_path, 1), 0);
+	git_repository_set_head(e->remote, "refs/heads/main");
+	remote_commit(e->remote, "# staging\nxor: v1 # live\n", "initial");
+	c = kf_xasprintf("%s/cache.git", e->dir);
+	assert_int_equal(git_repository_init(&e->cache, c, 1), 0);
+	free(c);
+	c = kf_xasprintf("%s/cache2.git", e->dir);
+	assert_int_equal(git_repository_init(&e->cache2, c, 1), 0);
+	free(c);
+	/* Like the GitOps cache: an empty configuration (libgit2 1.5 leaks a
+	 * match buffer per configuration entry when it makes a remote). */
+	{
+		git_config *empty = NULL;
+
+		assert_int_equal(git_config_new(&empty), 0);
+		git_repository_set_config(e->cache, empty);
+		git_repository_set_config(e->cache2, empty);
+		git_config_free(empty);
+	}
+	*state = e;
+	return 0;
+}
+
+static int push_teardown(void **state)
+{
+	struct pushenv *e = *state;
+	char *cmd = kf_xasprintf("rm -rf '%s'", e->dir);
+
+	git_repository_free(e->remote);
+	git_repository_free(e->cache);
+	git_repository_free(e->cache2);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", e->dir);
+	free(cmd);
+	free(e->remote_path);
+	free(e);
+	git_libgit2_shutdown();
+	return 0;
+}
+
+struct pin_edit {
+	const char *model, *from, *to;
+	int calls;
+	/* run once, before the first edit: another writer moves the branch */
+	struct pushenv *race;
+	const char *race_to;
+};
+
+static int pin_edit_fn(void *ctx, git_repository *repo, const char *tip, struct kf_push_change *c,
+		       struct kf_err **err);
+
+static void push_pin(struct pushenv *e, git_repository *cache, const char *to, const char *from,
+		     struct kf_push_result *res, int want_rc, struct pin_edit *pe_in)
+{
+	struct kf_push_target t = { .repo = cache, .url = e->remote_path, .branch = "main" };
+	struct kf_push_opts o = { .author = "Release Bot <bot@example.com>", .backoff = 0.01 };
+	struct pin_edit pe = { .model = "xor", .from = from, .to = to };
+	struct kf_err *err = NULL;
+	int rc;
+
+	if (pe_in)
+		pe = *pe_in;
+	rc = kf_push_edit(&t, &o, pin_edit_fn, &pe, res, &err);
+	if (rc != want_rc)
+		fail_msg("push: rc %d (%s), want %d", rc, err ? err->msg : "", want_rc);
+	kf_err_free(err);
+}
+
+static int pin_edit_fn(void *ctx, git_repository *repo, const char *tip, struct kf_push_change *c,
+		       struct kf_err **err)
+{
+	struct pin_edit *pe = ctx;
+	struct kf_buf cur = KF_BUF_INIT, out = KF_BUF_INIT;
+	struct kf_diags d = KF_DIAGS_INIT;
+	struct kf_model_pins *p = NULL;
+	const struct kf_model_pin *pin;
+	int rc;
+
+	pe->calls++;
+	if (pe->race) {
+		struct kf_push_result r;
+		struct pushenv *e = pe->race;
+
+		pe->race = NULL;
+		push_pin(e, e->cache2, pe->race_to, NULL, &r, 0, NULL);
+		assert_int_equal(r.attempts, 1);
+	}
+	rc = kf_push_read_file(repo, tip, "environments/staging/models.yaml", &cur, err);
+	if (rc)
+		goto out;
+	rc = kf_model_pins_parse(&p, "models.yaml", cur.buf, cur.len, &d, err);
+	if (rc)
+		goto out;
+	pin = kf_model_pins_find(p, pe->model);
+	if (pin && !strcmp(pin->version, pe->to)) {
+		rc = KF_PUSH_NOOP;
+		goto out;
+	}
+	if (pe->from && (!pin || strcmp(pin->version, pe->from))) {
+		rc = kf_err_set(err, KF_ECONFLICT, "pin is %s, expected %s", pin ? pin->version : "none", pe->from);
+		goto out;
+	}
+	rc = kf_model_pins_set(&out, "models.yaml", cur.buf, cur.len, pe->model, pe->to, err);
+	if (rc)
+		goto out;
+	kf_push_change_add(c, "environments/staging/models.yaml", out.buf, out.len);
+	kf_buf_addf(&c->message, "promote xor %s\n\nKfboot-Promote: xor %s staging\n", pe->to, pe->to);
+out:
+	kf_diags_release(&d);
+	kf_model_pins_free(p);
+	kf_buf_release(&cur);
+	kf_buf_release(&out);
+	return rc;
+}
+
+static char *remote_pins(struct pushenv *e, git_oid *tip)
+{
+	struct kf_buf b = KF_BUF_INIT;
+	char hex[41];
+
+	assert_int_equal(git_reference_name_to_id(tip, e->remote, "refs/heads/main"), 0);
+	git_oid_tostr(hex, sizeof(hex), tip);
+	assert_int_equal(kf_push_read_file(e->remote, hex, "environments/staging/models.yaml", &b, NULL), 0);
+	return kf_buf_detach(&b, NULL);
+}
+
+static void test_push_simple(void **state)
+{
+	struct pushenv *e = *state;
+	struct kf_push_result res;
+	git_oid tip, init;
+	git_commit *c = NULL;
+	char *pins, hex[41];
+
+	assert_int_equal(git_reference_name_to_id(&init, e->remote, "refs/heads/main"), 0);
+	push_pin(e, e->cache, "v2", "v1", &res, 0, NULL);
+	assert_int_equal(res.attempts, 1);
+	assert_false(res.noop);
+	pins = remote_pins(e, &tip);
+	assert_string_equal(pins, "# staging\nxor: v2 # live\n");
+	free(pins);
+	git_oid_tostr(hex, sizeof(hex), &tip);
+	assert_string_equal(hex, res.commit);
+	assert_int_equal(git_commit_lookup(&c, e->remote, &tip), 0);
+	assert_int_equal(git_commit_parentcount(c), 1);
+	assert_true(git_oid_equal(git_commit_parent_id(c, 0), &init));
+	assert_string_equal(git_commit_author(c)->name, "Release Bot");
+	assert_string_equal(git_commit_author(c)->email, "bot@example.com");
+	assert_string_equal(git_commit_message(c), "promote xor v2\n\nKfboot-Promote: xor v2 staging\n");
+	git_commit_free(c);
+	/* The README is the same blob: only one file changed. */
+	{
+		struct kf_buf b = KF_BUF_INIT;
+
+		assert_int_equal(kf_push_read_file(e->remote, hex, "README.md", &b, NULL), 0);
+		assert_string_equal(b.buf, "# models\n");
+		kf_buf_release(&b);
+	}
+	/* Again: nothing to do, nothing pushed. */
+	push_pin(e, e->cache, "v2", "v1", &res, 0, NULL);
+	assert_true(res.noop);
+	assert_string_equal(res.commit, "");
+	assert_true(git_reference_name_to_id(&init, e->remote, "refs/heads/main") == 0 && git_oid_equal(&init, &tip));
+	/* The expected pin is gone: a real conflict, nothing pushed. */
+	push_pin(e, e->cache, "v3", "v1", &res, KF_ECONFLICT, NULL);
+	assert_true(git_reference_name_to_id(&init, e->remote, "refs/heads/main") == 0 && git_oid_equal(&init, &tip));
+}
+
+static void test_push_race(void **state)
+{
+	struct pushenv *e = *state;
+	struct kf_push_result res;
+	struct pin_edit pe = { .model = "xor", .to = "v5", .race = e, .race_to = "v4" };
+	git_oid tip, init;
+	git_commit *c = NULL, *p = NULL;
+	char *pins;
+
+	assert_int_equal(git_reference_name_to_id(&init, e->remote, "refs/heads/main"), 0);
+	/* Another writer moves the branch after our fetch: our first push is
+	 * rejected, the edit is made again on the new tip, and both land. */
+	push_pin(e, e->cache, "v5", NULL, &res, 0, &pe);
+	assert_int_equal(res.attempts, 2);
+	pins = remote_pins(e, &tip);
+	assert_string_equal(pins, "# staging\nxor: v5 # live\n");
+	free(pins);
+	assert_int_equal(git_commit_lookup(&c, e->remote, &tip), 0);
+	assert_int_equal(git_commit_parent(&p, c, 0), 0);
+	assert_string_equal(git_commit_summary(p), "promote xor v4");
+	assert_true(git_oid_equal(git_commit_parent_id(p, 0), &init));
+	git_commit_free(p);
+	git_commit_free(c);
+}
+
+static void test_push_author(void **state)
+{
+	char *n = NULL, *m = NULL;
+	struct kf_err *err = NULL;
+
+	(void)state;
+	assert_int_equal(kf_push_parse_author("A B <a@b>", &n, &m, NULL), 0);
+	assert_string_equal(n, "A B");
+	assert_string_equal(m, "a@b");
+	free(n);
+	free(m);
+	assert_int_equal(kf_push_parse_author("nobody", &n, &m, &err), KF_EUSAGE);
+	assert_string_equal(err->msg, "author 'nobody': expected \"Name <email>\"");
+	kf_err_free(err);
+	assert_int_equal(kf_push_parse_author(" <a@b>", &n, &m, NULL), KF_EUSAGE);
+	assert_int_equal(kf_push_parse_author("A <a@b> x", &n, &m, NULL), KF_EUSAGE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -511,6 +780,9 @@ int main(void)
 		cmocka_unit_test(test_model_file_append),
 		cmocka_unit_test(test_gates),
 		cmocka_unit_test(test_duration),
+		cmocka_unit_test_setup_teardown(test_push_simple, push_setup, push_teardown),
+		cmocka_unit_test_setup_teardown(test_push_race, push_setup, push_teardown),
+		cmocka_unit_test(test_push_author),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
