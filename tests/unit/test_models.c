@@ -17,6 +17,7 @@
 
 #include "models/models.h"
 #include "models/push.h"
+#include "kube/kube.h"
 #include <git2/sys/repository.h>
 
 static const char model_text[] =
@@ -767,6 +768,69 @@ static void test_push_author(void **state)
 	assert_int_equal(kf_push_parse_author("A <a@b> x", &n, &m, NULL), KF_EUSAGE);
 }
 
+/* ---- InferenceService health (src/kube/health.c) on real status shapes --- */
+
+static json_t *load_isvc(const char *name)
+{
+	const char *src = getenv("KF_SOURCE_DIR");
+	char *path = kf_xasprintf("%s/tests/data/models/%s", src && *src ? src : KF_SOURCE_DIR, name);
+	json_error_t je;
+	json_t *j = json_load_file(path, 0, &je);
+
+	if (!j)
+		fail_msg("%s: %s", path, je.text);
+	free(path);
+	return j;
+}
+
+static void expect_isvc(const char *file, enum kf_isvc_health want, const char *want_reason, enum kf_health want_apply)
+{
+	json_t *j = load_isvc(file);
+	char *reason = NULL;
+	const char *why;
+
+	assert_int_equal(kf_isvc_health(j, &reason), want);
+	if (want_reason)
+		assert_string_equal(reason, want_reason);
+	else
+		assert_null(reason);
+	assert_int_equal(kf_health_of(j, &why), want_apply);
+	free(reason);
+	json_decref(j);
+}
+
+static void test_isvc_health(void **state)
+{
+	json_t *empty = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "serving.kserve.io/v1beta1", "kind",
+				  "InferenceService", "metadata", "name", "xor");
+	char *reason = NULL;
+
+	(void)state;
+	expect_isvc("isvc-ready.json", KF_ISVC_HEALTHY, NULL, KF_HEALTH_READY);
+	expect_isvc("isvc-progressing.json", KF_ISVC_PROGRESSING, "model transition in progress (InProgress)",
+		    KF_HEALTH_PROGRESSING);
+	expect_isvc("isvc-stopped.json", KF_ISVC_SUSPENDED, "stopped (Stopped=True)", KF_HEALTH_READY);
+	expect_isvc("isvc-failed-load.json", KF_ISVC_DEGRADED,
+		    "BlockedByFailedLoad (ModelLoadFailed): Container failed with: model file not found.", KF_HEALTH_FAILED);
+	expect_isvc("isvc-invalid-spec.json", KF_ISVC_DEGRADED,
+		    "InvalidSpec (NoSupportingRuntime): Specified runtime does not support specified framework/version",
+		    KF_HEALTH_FAILED);
+	assert_int_equal(kf_isvc_health(empty, &reason), KF_ISVC_PROGRESSING);
+	assert_string_equal(reason, "waiting for the InferenceService to report status");
+	free(reason);
+	/* A condition False with the model up to date: progressing, naming it
+	 * (Argo CD's rule: only modelStatus makes it degraded). */
+	json_object_set_new(empty, "status", json_pack("{s:[{s:s,s:s},{s:s,s:s,s:s}], s:{s:s}}", "conditions", "type",
+						       "Ready", "status", "True", "type", "IngressReady", "status",
+						       "False", "message", "no gateway", "modelStatus",
+						       "transitionStatus", "UpToDate"));
+	assert_int_equal(kf_isvc_health(empty, &reason), KF_ISVC_PROGRESSING);
+	assert_string_equal(reason, "IngressReady is not True: no gateway");
+	free(reason);
+	assert_string_equal(kf_isvc_health_str(KF_ISVC_SUSPENDED), "suspended");
+	json_decref(empty);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -783,6 +847,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_push_simple, push_setup, push_teardown),
 		cmocka_unit_test_setup_teardown(test_push_race, push_setup, push_teardown),
 		cmocka_unit_test(test_push_author),
+		cmocka_unit_test(test_isvc_health),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
