@@ -25,7 +25,7 @@
 
 void kf_push_change_add(struct kf_push_change *c, const char *path, const char *data, size_t len)
 {
-	if (c->n >= 2)
+	if (c->n >= KF_PUSH_MAX_FILES)
 		abort();
 	c->path[c->n] = kf_xstrdup(path);
 	kf_buf_init(&c->data[c->n], len + 1);
@@ -208,8 +208,8 @@ static int make_commit(const struct kf_push_target *t, const git_signature *sig,
 {
 	git_commit *parent = NULL;
 	git_tree *tree = NULL, *newtree = NULL;
-	git_tree_update upd[2];
-	git_oid blob[2], tree_id;
+	git_tree_update upd[KF_PUSH_MAX_FILES];
+	git_oid blob[KF_PUSH_MAX_FILES], tree_id;
 	int rc = 0;
 
 	if (git_commit_lookup(&parent, t->repo, tip) < 0 || git_commit_tree(&tree, parent) < 0) {

@@ -22,14 +22,15 @@
 
 #include "util/util.h"
 
-/* The edit made by one attempt: up to two files, and the commit message. */
+/* The edit made by one attempt: a few files, and the commit message. */
+#define KF_PUSH_MAX_FILES 8
 struct kf_push_change {
-	char *path[2];            /* repository-relative */
-	struct kf_buf data[2];
+	char *path[KF_PUSH_MAX_FILES]; /* repository-relative */
+	struct kf_buf data[KF_PUSH_MAX_FILES];
 	size_t n;
 	struct kf_buf message;
 };
-/* Add a file (path copied; the data is copied too). At most two. */
+/* Add a file (path and data copied). At most KF_PUSH_MAX_FILES. */
 void kf_push_change_add(struct kf_push_change *c, const char *path, const char *data, size_t len);
 
 /* Returned by an edit function when there is nothing to do (the remote
