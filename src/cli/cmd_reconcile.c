@@ -1,0 +1,282 @@
+/*
+ * cmd_reconcile.c - `kfboot reconcile`: keep every environment of a
+ * cluster equal to a git repository (src/gitops), once (--once, for CI and
+ * tests) or for as long as it runs; plus the option table that `render`
+ * shares (cmd_gitops.h).
+ *
+ * The loop runs on the main thread; SIGINT/SIGTERM end it between steps.
+ * With --once the exit code says whether every selected environment is
+ * applied and healthy (0) or not (1); the status of each environment goes to
+ * stdout (text, or -o json).
+ */
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd_gitops.h"
+
+enum opt_kind { O_STR, O_MULTI, O_BOOL, O_DURATION };
+
+struct opt {
+	const char *name;
+	enum opt_kind kind;
+	size_t off;
+	unsigned cmds; /* KF_GCMD_* that accept it */
+};
+
+#define F(field) offsetof(struct kf_gitops_cli, field)
+#define BOTH (KF_GCMD_RECONCILE | KF_GCMD_RENDER)
+
+static const struct opt opts[] = {
+	{ "repo", O_STR, F(repo), BOTH },
+	{ "branch", O_STR, F(branch), BOTH },
+	{ "env", O_MULTI, F(envs), BOTH },
+	{ "state-dir", O_STR, F(state_dir), BOTH },
+	{ "token-file", O_STR, F(token_file), BOTH },
+	{ "username", O_STR, F(username), BOTH },
+	{ "password-file", O_STR, F(password_file), BOTH },
+	{ "ca-file", O_STR, F(ca_file), BOTH },
+	{ "ssh-key", O_STR, F(ssh_key), BOTH },
+	{ "known-hosts", O_STR, F(known_hosts), BOTH },
+	{ "accept-new-host-key", O_BOOL, F(accept_new_host_key), BOTH },
+	{ "kustomize", O_STR, F(kustomize), BOTH },
+	{ "kustomize-timeout", O_DURATION, F(kustomize_timeout), BOTH },
+	{ "revision", O_STR, F(revision), KF_GCMD_RENDER },
+	{ "once", O_BOOL, F(once), KF_GCMD_RECONCILE },
+	{ "dry-run", O_BOOL, F(dry_run), KF_GCMD_RECONCILE },
+	{ "interval", O_DURATION, F(interval), KF_GCMD_RECONCILE },
+	{ "resync", O_DURATION, F(resync), KF_GCMD_RECONCILE },
+	{ "kubeconfig", O_STR, F(kubeconfig), KF_GCMD_RECONCILE },
+	{ "context", O_STR, F(context), KF_GCMD_RECONCILE },
+	{ "inventory-namespace", O_STR, F(inventory_ns), KF_GCMD_RECONCILE },
+};
+
+int kf_gitops_cli_parse(struct kf_gitops_cli *g, const struct kf_cmd *cmd, unsigned which,
+			struct kf_cli *cli, int argc, char **argv)
+{
+	g->envs = kf_xcalloc((size_t)argc + 1, sizeof(*g->envs));
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *val = NULL, *eq;
+		const struct opt *o = NULL;
+		char name[64];
+		size_t nl;
+
+		if (strncmp(a, "--", 2) || !a[2])
+			return kf_cli_usage(cli, cmd, "unexpected argument '%s'", a);
+		eq = strchr(a, '=');
+		nl = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+		if (nl >= sizeof(name))
+			return kf_cli_usage(cli, cmd, "unknown option '%s'", a);
+		memcpy(name, a + 2, nl);
+		name[nl] = '\0';
+		val = eq ? eq + 1 : NULL;
+		for (size_t j = 0; j < KF_ARRAY_SIZE(opts) && !o; j++)
+			if (!strcmp(opts[j].name, name) && (opts[j].cmds & which))
+				o = &opts[j];
+		if (!o)
+			return kf_cli_usage(cli, cmd, "unknown option '%s'", a);
+		if (o->kind == O_BOOL) {
+			bool on = true;
+
+			if (val && !strcmp(val, "false"))
+				on = false;
+			else if (val && strcmp(val, "true"))
+				return kf_cli_usage(cli, cmd, "option '--%s' takes true or false, not '%s'", name, val);
+			*(bool *)((char *)g + o->off) = on;
+			continue;
+		}
+		if (!val) {
+			if (i + 1 >= argc)
+				return kf_cli_usage(cli, cmd, "option '%s' needs a value", a);
+			val = argv[++i];
+		}
+		switch (o->kind) {
+		case O_STR:
+			*(const char **)((char *)g + o->off) = val;
+			break;
+		case O_MULTI:
+			g->envs[g->nenvs++] = val;
+			break;
+		case O_DURATION: {
+			double d;
+
+			if (kf_duration_parse(val, &d) < 0 || d <= 0)
+				return kf_cli_usage(cli, cmd, "--%s: '%s' is not a duration (e.g. 30s, 1m, 1h)", name, val);
+			*(double *)((char *)g + o->off) = d;
+			break;
+		}
+		default:
+			break;
+		}
+	}
+	if (!g->repo)
+		return kf_cli_usage(cli, cmd, "pass --repo URL|PATH");
+	if (g->token_file && g->password_file)
+		return kf_cli_usage(cli, cmd, "--token-file and --password-file cannot be used together");
+	return 0;
+}
+
+void kf_gitops_cli_release(struct kf_gitops_cli *g)
+{
+	free(g->envs);
+	g->envs = NULL;
+}
+
+void kf_gitops_cli_source_opts(const struct kf_gitops_cli *g, struct kf_git_source_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->token_file = g->token_file;
+	o->username = g->username;
+	o->password_file = g->password_file;
+	o->ca_file = g->ca_file;
+	o->ssh_key_file = g->ssh_key;
+	o->known_hosts_file = g->known_hosts;
+	o->accept_new_host_key = g->accept_new_host_key;
+}
+
+static void print_text(struct kf_cli *cli, const json_t *st)
+{
+	const json_t *envs = json_object_get(st, "environments"), *e;
+	const char *fe = json_string_value(json_object_get(st, "lastFetchError"));
+	size_t i;
+
+	if (fe)
+		fprintf(stderr, "%sgit:%s %s\n", kf_cli_c(cli, KF_C_RED), kf_cli_c(cli, KF_C_RESET), fe);
+	json_array_foreach(envs, i, e) {
+		const char *res = json_string_value(json_object_get(e, "result"));
+		const json_t *obj = json_object_get(e, "objects"), *err = json_object_get(e, "error");
+		bool good = !strcmp(res, "applied") || !strcmp(res, "dry-run");
+
+		printf("%-12s %s%-8s%s %.12s  %-11s %lld objects: %lld applied, %lld unchanged, %lld pruned\n",
+		       json_string_value(json_object_get(e, "name")),
+		       kf_cli_c(cli, good ? KF_C_GREEN : KF_C_RED), res, kf_cli_c(cli, KF_C_RESET),
+		       json_string_value(json_object_get(e, "commit")),
+		       json_string_value(json_object_get(e, "health")),
+		       (long long)json_integer_value(json_object_get(obj, "total")),
+		       (long long)json_integer_value(json_object_get(obj, "applied")),
+		       (long long)json_integer_value(json_object_get(obj, "unchanged")),
+		       (long long)json_integer_value(json_object_get(obj, "pruned")));
+		if (json_is_object(err)) {
+			const char *file = json_string_value(json_object_get(err, "file"));
+
+			if (file && json_integer_value(json_object_get(err, "line")))
+				printf("  error: %s:%lld:%lld: %s\n", file, (long long)json_integer_value(json_object_get(err, "line")),
+				       (long long)json_integer_value(json_object_get(err, "column")),
+				       json_string_value(json_object_get(err, "message")));
+			else
+				printf("  error: %s\n", json_string_value(json_object_get(err, "message")));
+		}
+		{
+			const json_t *ch = json_object_get(e, "changes"), *c;
+			size_t j;
+
+			json_array_foreach(ch, j, c)
+				printf("  would %s\n", json_string_value(c));
+		}
+	}
+}
+
+static int run_reconcile(int argc, char **argv, struct kf_cli *cli);
+
+const struct kf_cmd kf_cmd_reconcile = {
+	.name = "reconcile",
+	.run = run_reconcile,
+	.summary = "keep every environment of the cluster equal to a git repository (GitOps)",
+	.usage =
+		"usage: kfboot reconcile --repo URL|PATH [--branch B] [--env NAME]... [--once] [--dry-run]\n"
+		"                        [--interval D] [--resync D] [--state-dir DIR] [--kubeconfig F]\n"
+		"                        [--context C] [--token-file F | --username U --password-file F]\n"
+		"                        [--ca-file F] [--ssh-key F] [--known-hosts F] [-o json]\n"
+		"\n"
+		"Follow one branch of a git repository whose root holds kfboot.yaml (kind: Repository)\n"
+		"and apply each environment it defines to the cluster of that environment's kubeconfig\n"
+		"context: render (plain YAML and kustomize, ${VAR} substitution), validate everything\n"
+		"(YAML, duplicates, kinds, a server-side dry run) before the first write, then a staged\n"
+		"server-side apply with one ApplySet inventory per environment, prune when the\n"
+		"environment says 'prune: true', and a health wait. A broken commit changes nothing in\n"
+		"that environment; its status names the commit and file:line:col. The remote is checked\n"
+		"every --interval (ls-remote; fetched only when the branch moved) and every environment\n"
+		"is re-applied every --resync (only what drifted is sent).\n"
+		"\n"
+		"  --repo URL|PATH        https://, ssh://, user@host:path, git://, file:// or a local path\n"
+		"  --branch B             branch to follow (default main)\n"
+		"  --env NAME             reconcile only this environment (repeatable; default all)\n"
+		"  --once                 one pass; exit 0 when every environment is applied and healthy\n"
+		"  --dry-run              render, validate and server-side dry run; print what would\n"
+		"                         change; write nothing\n"
+		"  --interval D           how often to check the remote (default 1m, jittered)\n"
+		"  --resync D             how often to re-apply everything (default 1h)\n"
+		"  --state-dir DIR        git cache (default ~/.local/state/kfboot)\n"
+		"  --kubeconfig F         kubeconfig file (default: KUBECONFIG, then ~/.kube/config)\n"
+		"  --context C            kubeconfig context for every environment (overrides 'context')\n"
+		"  --inventory-namespace N  namespace of the inventories (default kube-system)\n"
+		"  --token-file F         https: a token (e.g. a GitHub or GitLab access token)\n"
+		"  --username U           https: basic auth user (with --password-file)\n"
+		"  --password-file F      https: basic auth password\n"
+		"  --ca-file F            https: CA bundle to verify the server with\n"
+		"  --ssh-key F            ssh: private key file (default: ssh-agent)\n"
+		"  --known-hosts F        ssh: known_hosts file (default ~/.ssh/known_hosts)\n"
+		"  --accept-new-host-key  ssh: record an unknown host key instead of refusing it\n"
+		"  --kustomize PATH       kustomize binary (default kustomize, else kubectl kustomize)\n"
+		"  --kustomize-timeout D  deadline for one kustomize build (default 1m)\n"
+		"\n"
+		"Credentials are read from files and never printed. See docs/gitops.md.\n",
+};
+
+static int run_reconcile(int argc, char **argv, struct kf_cli *cli)
+{
+	struct kf_gitops_cli g = { 0 };
+	struct kf_reconciler_opts ro = { 0 };
+	struct kf_render_opts rend = { 0 };
+	struct kf_reconciler *r = NULL;
+	struct kf_err *err = NULL;
+	int rc, exit_code;
+
+	exit_code = kf_gitops_cli_parse(&g, &kf_cmd_reconcile, KF_GCMD_RECONCILE, cli, argc, argv);
+	if (exit_code)
+		goto out;
+	ro.url = g.repo;
+	ro.branch = g.branch;
+	ro.state_dir = g.state_dir;
+	kf_gitops_cli_source_opts(&g, &ro.source);
+	ro.envs = g.envs;
+	ro.nenvs = g.nenvs;
+	ro.once = g.once;
+	ro.dry_run = g.dry_run;
+	ro.interval = g.interval;
+	ro.resync = g.resync;
+	ro.kubeconfig = g.kubeconfig;
+	ro.context = g.context;
+	ro.inventory_ns = g.inventory_ns;
+	ro.start_as_leader = true;
+	rend.kustomize = g.kustomize;
+	rend.kustomize_timeout = g.kustomize_timeout;
+	ro.render = &rend;
+	if (g.dry_run && !g.once)
+		ro.once = true; /* a dry run is one look, not a loop */
+	rc = kf_reconciler_new(&r, &ro, &err);
+	if (rc) {
+		exit_code = kf_cli_fail(cli, err);
+		goto out;
+	}
+	rc = kf_reconciler_run(r, &err);
+	if (ro.once) {
+		json_t *st = kf_reconciler_status_json(r);
+
+		if (kf_cli_structured(cli))
+			kf_cli_print_json(st);
+		else
+			print_text(cli, st);
+		json_decref(st);
+	}
+	exit_code = rc ? kf_cli_fail(cli, err) : KF_EXIT_OK;
+	/* SIGTERM/SIGINT is how a long-running reconciler is asked to stop:
+	 * a clean stop is a success, not an interruption. */
+	if (!ro.once && !rc)
+		kf_interrupt_flag = 0;
+out:
+	kf_reconciler_free(r);
+	kf_gitops_cli_release(&g);
+	kf_err_free(err);
+	return exit_code;
+}
