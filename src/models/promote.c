@@ -368,7 +368,7 @@ static int promote_edit(void *vctx, git_repository *repo, const char *tip, struc
 		if (env->has_promotion && env->promotion.soak > 0 && !r->rollback) {
 			in.soak = env->promotion.soak;
 			in.soaked = r->from_env ? kf_models_soaked(repo, o->status, r->from_env, o->model, r->version,
-								    o->now > 0 ? o->now : kf_now(), &r->soak_why)
+								    o->now > 0 ? o->now : (double)time(NULL), &r->soak_why)
 						: -1;
 			if (!r->from_env)
 				r->soak_why = kf_xstrdup("no promotion.from environment to soak in");

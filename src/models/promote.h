@@ -34,7 +34,7 @@ struct kf_promote_opts {
 	const char *version;      /* NULL = what promotion.from pins */
 	bool force;               /* push even when gates fail (said in the commit) */
 	const json_t *status;     /* reconciler status, NULL = unknown */
-	double now;               /* 0 = kf_now() */
+	double now;               /* Unix time; 0 = time(NULL) */
 };
 
 struct kf_promote_result {
