@@ -17,6 +17,7 @@
 
 #include "models/models.h"
 #include "models/push.h"
+#include "models/promote.h"
 #include "kube/kube.h"
 #include <git2/sys/repository.h>
 
@@ -831,6 +832,61 @@ static void test_isvc_health(void **state)
 	json_decref(empty);
 }
 
+static void test_writeback_trailer(void **state)
+{
+	(void)state;
+	assert_true(kf_models_commit_is_writeback("register xor v4\n\nKfboot-Model: xor v4\nKfboot-Run: 7f3c\n"));
+	assert_true(kf_models_commit_is_writeback("promote xor v3 to prod\n\nKfboot-Promote: xor v3 staging -> prod\n"));
+	assert_false(kf_models_commit_is_writeback("fix: mention Kfboot-Model: in the docs\n"));
+	assert_false(kf_models_commit_is_writeback("train a better xor\n"));
+	assert_false(kf_models_commit_is_writeback(NULL));
+}
+
+/* Soak from a status snapshot, on the push test's remote (staging pins
+ * from the seed commit "xor: v1"). */
+static void test_soaked(void **state)
+{
+	struct pushenv *e = *state;
+	git_oid tip;
+	git_commit *c = NULL;
+	char hex[41], *why = NULL;
+	json_t *st;
+	double now, t0, s;
+
+	assert_int_equal(git_reference_name_to_id(&tip, e->remote, "refs/heads/main"), 0);
+	git_oid_tostr(hex, sizeof(hex), &tip);
+	assert_int_equal(git_commit_lookup(&c, e->remote, &tip), 0);
+	t0 = (double)git_commit_time(c);
+	git_commit_free(c);
+	now = t0 + 7200;
+	/* No status: unknown. */
+	assert_true(kf_models_soaked(e->remote, NULL, "staging", "xor", "v1", now, &why) < 0);
+	assert_non_null(strstr(why, "no reconciler status"));
+	free(why);
+	st = json_pack("{s:[{s:s, s:s, s:s, s:s, s:s}]}", "environments", "name", "staging", "appliedCommit", hex,
+		       "result", "applied", "health", "healthy", "lastChange", "2000-01-01T00:00:00Z");
+	s = kf_models_soaked(e->remote, st, "staging", "xor", "v1", now, &why);
+	assert_true(s == 7200);
+	assert_null(why);
+	/* The last change counts when it is later than the pin's commit. */
+	json_object_set_new(json_array_get(json_object_get(st, "environments"), 0), "lastChange", json_string("2100-01-01T00:00:00Z"));
+	assert_true(kf_models_soaked(e->remote, st, "staging", "xor", "v1", now, &why) == 0);
+	free(why);
+	json_object_set_new(json_array_get(json_object_get(st, "environments"), 0), "lastChange", json_string("2000-01-01T00:00:00Z"));
+	/* Another version, an unhealthy environment, an unknown one: 0 with a reason. */
+	assert_true(kf_models_soaked(e->remote, st, "staging", "xor", "v2", now, &why) == 0);
+	assert_non_null(strstr(why, "staging runs xor v1, not v2"));
+	free(why);
+	json_object_set_new(json_array_get(json_object_get(st, "environments"), 0), "health", json_string("degraded"));
+	assert_true(kf_models_soaked(e->remote, st, "staging", "xor", "v1", now, &why) == 0);
+	assert_non_null(strstr(why, "health degraded"));
+	free(why);
+	assert_true(kf_models_soaked(e->remote, st, "prod", "xor", "v1", now, &why) == 0);
+	assert_non_null(strstr(why, "prod has not been reconciled"));
+	free(why);
+	json_decref(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -848,6 +904,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_push_race, push_setup, push_teardown),
 		cmocka_unit_test(test_push_author),
 		cmocka_unit_test(test_isvc_health),
+		cmocka_unit_test(test_writeback_trailer),
+		cmocka_unit_test_setup_teardown(test_soaked, push_setup, push_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
