@@ -7,10 +7,10 @@
 # tests/cli/test_man.sh checks that the committed page is up to date; the
 # build generates every page into build/man/man1 for `cmake --install`.
 set -eu
-mode=main
+mode="main"
 case ${1:-} in
---command) mode=command; CMD=$2; shift 2 ;;
---all) mode=all; shift ;;
+--command) mode="command"; CMD=$2; shift 2 ;;
+--all) mode="all"; shift ;;
 esac
 KFBOOT=${1:-./build/kfboot}
 

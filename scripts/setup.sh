@@ -8,7 +8,9 @@ PKGS="cmake pkg-config gcc clang make libgit2-dev libcurl4-openssl-dev libyaml-d
 libssh2-1-dev libjansson-dev libssl-dev libcmocka-dev libmicrohttpd-dev
 libclang-rt-14-dev openssh-server openssh-client git shellcheck ansible-core
 sudo valgrind python3-yaml iproute2 iptables ca-certificates jq curl openssl
-xxd groff-base procps util-linux man-db"
+xxd groff-base procps util-linux man-db
+nginx chromium fonts-dejavu-core nghttp2-client wrk prometheus python3-flask
+gunicorn python3-numpy python3-matplotlib"
 
 missing=""
 for p in $PKGS; do

@@ -18,6 +18,7 @@ extern const struct kf_cmd kf_cmd_kubeflow;
 extern const struct kf_cmd kf_cmd_plan;
 extern const struct kf_cmd kf_cmd_up, kf_cmd_reset, kf_cmd_status, kf_cmd_kubeconfig;
 extern const struct kf_cmd kf_cmd_completion;
+extern const struct kf_cmd kf_cmd_pipeline;
 extern const struct kf_cmd kf_cmd_reconcile, kf_cmd_render;
 extern const struct kf_cmd kf_cmd_promote, kf_cmd_models;
 
@@ -34,6 +35,7 @@ const struct kf_cmd *const kf_commands[] = {
 	&kf_cmd_reset,
 	&kf_cmd_status,
 	&kf_cmd_kubeconfig,
+	&kf_cmd_pipeline,
 	&kf_cmd_completion,
 	&kf_cmd_reconcile,
 	&kf_cmd_render,

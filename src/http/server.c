@@ -513,8 +513,10 @@ int kf_http_server_start(struct kf_http_server *s, struct kf_err **err)
 	struct sockaddr_in sa4;
 	struct sockaddr_in6 sa6;
 	const struct sockaddr *sa;
-	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
-			 MHD_USE_TURBO;
+	/* not MHD_USE_TURBO: it skips the shutdown() before close, and a client
+	 * still sending a body we refused (413) would then get a reset that
+	 * can destroy the answer before it reads it */
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
 	const union MHD_DaemonInfo *di;
 	struct MHD_OptionItem ops[12];
 	size_t n = 0;
@@ -542,12 +544,12 @@ int kf_http_server_start(struct kf_http_server *s, struct kf_err **err)
 				  s->opts.port);
 
 #define OPT(o, v, p) ops[n++] = (struct MHD_OptionItem){ (o), (intptr_t)(v), (p) }
+	OPT(MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL); /* first */
 	OPT(MHD_OPTION_SOCK_ADDR, 0, (void *)sa);
 	OPT(MHD_OPTION_CONNECTION_LIMIT, s->opts.conn_limit, NULL);
 	OPT(MHD_OPTION_CONNECTION_TIMEOUT, s->opts.timeout_s, NULL);
 	OPT(MHD_OPTION_LISTEN_BACKLOG_SIZE, s->opts.backlog, NULL);
 	OPT(MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed_cb, s);
-	OPT(MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL);
 	if (s->opts.per_ip_limit)
 		OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->opts.per_ip_limit,
 		    NULL);

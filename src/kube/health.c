@@ -14,6 +14,8 @@
  *                once: a name clash never resolves by waiting);
  *   Namespace    phase Active;
  *   APIService   condition Available=True;
+ *   Katib Experiment (kubeflow.org)  condition Succeeded=True (the goal or
+ *                maxTrialCount was reached); Failed=True is a failure;
  *   anything else with status.conditions: Ready=True when it has a Ready
  *                condition (Ready=False with reason *Failed* is reported
  *                as still progressing: controllers retry);
@@ -251,6 +253,17 @@ enum kf_health kf_health_of(const json_t *live, const char **why)
 	if (!strcmp(kind, "APIService")) {
 		if (!is_true(cond(st, "Available"))) {
 			*why = "API service not available";
+			return KF_HEALTH_PROGRESSING;
+		}
+		return KF_HEALTH_READY;
+	}
+	if (!strcmp(kind, "Experiment") && kf_str_startswith(av, "kubeflow.org/")) {
+		if (is_true(cond(st, "Failed"))) {
+			*why = "experiment failed";
+			return KF_HEALTH_FAILED;
+		}
+		if (!is_true(cond(st, "Succeeded"))) {
+			*why = "experiment not succeeded";
 			return KF_HEALTH_PROGRESSING;
 		}
 		return KF_HEALTH_READY;

@@ -28,6 +28,8 @@ done
 . "$KF_SOURCE_DIR/tests/kubesim/lib.sh"
 export XDG_CACHE_HOME=$tmp/cache
 unset SSH_AUTH_SOCK
+# sanitizer builds: libgit2's and libssh2's own leaks over ssh are suppressed
+export LSAN_OPTIONS="suppressions=$KF_SOURCE_DIR/tests/data/gitops/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 fail() { echo "FAIL: $*" >&2; [[ -n ${KEEP:-} ]] && cp -r "$tmp" /tmp/gt/keep; exit 1; }
 step() { echo "--- $*"; }
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154 # PORT_<name> are set by start_fake (printf -v)
 # test_kube_faults.sh - the Kubernetes client when the server is missing,
 # hung, failing or refusing (issue 9 items 7, 8 and 9), against
 # kube_fake_server.py and kubesim. Each check bounds the time a command may

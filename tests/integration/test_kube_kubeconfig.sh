@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154 # PORT_<name> are set by start_fake (printf -v)
 # test_kube_kubeconfig.sh - kubeconfig fields the client must honour or
 # refuse (issue 9 items 4 and 5): SSL_CERT_FILE, impersonation, a numeric
 # token, proxy-url, tls-server-name, exec credential plugins, credentials and

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154 # PORT_<name> are set by start_fake (printf -v)
 # test_kube_tls.sh - the Kubernetes client trusts exactly the kubeconfig's
 # CA (issue 9 item 1), against real TLS servers that record what reached
 # them (kube_fake_server.py: whether an Authorization header or a client

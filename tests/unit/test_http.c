@@ -264,6 +264,18 @@ static void test_http_body__raw_bytes_and_cap(void **state)
 	reply_release(&r);
 	free(big);
 
+	/* a big body sent in full after the early 413: the client still reads
+	 * the answer */
+	big = kf_xcalloc(1, 3 * 1024 * 1024);
+	memset(big, 'c', 3 * 1024 * 1024);
+	for (i = 0; i < 5; i++) {
+		assert_int_equal(fetch(f->port, "POST", "/echo", big, 3 * 1024 * 1024,
+				       NULL, &r), CURLE_OK);
+		assert_int_equal(r.code, 413);
+		reply_release(&r);
+	}
+	free(big);
+
 	/* the server still answers */
 	assert_int_equal(fetch(f->port, "GET", "/hello", NULL, 0, NULL, &r), CURLE_OK);
 	assert_int_equal(r.code, 200);
