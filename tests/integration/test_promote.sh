@@ -188,7 +188,8 @@ kfb promote xor --to staging --version v3 -o json >"$tmp/p3.json" 2>/dev/null &&
 step "4. --dry-run prints the change and commits nothing"
 kfb promote xor --to prod --version v2 --dry-run --force >"$tmp/p4.out" 2>&1 || { cat "$tmp/p4.out"; fail "dry run"; }
 cat "$tmp/p4.out"
-grep -qx -- '-xor: v1' "$tmp/p4.out" && grep -qx -- '+xor: v2' "$tmp/p4.out" || fail "dry run diff"
+grep -qx -- '-xor: v1' "$tmp/p4.out" || fail "dry run diff (-)"
+grep -qx -- '+xor: v2' "$tmp/p4.out" || fail "dry run diff (+)"
 grep -q '^Kfboot-Promote: xor v2 staging -> prod$' "$tmp/p4.out" || fail "dry run message"
 grep -q 'nothing committed' "$tmp/p4.out" || fail "dry run says so"
 [[ $(count) == "$before" ]] || fail "a dry run made a commit"
@@ -231,7 +232,8 @@ rc=$?
 set -e
 cat "$tmp/p7.out"
 [[ $rc == 1 ]] || fail "soak without status: exit $rc"
-grep -q 'soak unknown (want >= 2s)' "$tmp/p7.out" && grep -q 'no cluster given' "$tmp/p7.out" || fail "soak refusal reason"
+grep -q 'soak unknown (want >= 2s)' "$tmp/p7.out" || fail "soak refusal: the gate"
+grep -q 'no cluster given' "$tmp/p7.out" || fail "soak refusal: the reason"
 [[ $(count) == "$before" ]] || fail "refused soak made a commit"
 start_sim main
 kc create namespace kfboot-system >/dev/null
@@ -305,8 +307,9 @@ kfb models register xor --run 7f3c --env dev --kubeconfig "$KC" >"$tmp/p9.out" 2
 cat "$tmp/p9.out"
 [[ $(count) == $((before + 1)) ]] || fail "write-back: one commit"
 msg=$(git -C "$R" log -1 --format=%B main)
-grep -qx 'Kfboot-Model: xor v4' <<<"$msg" && grep -qx 'Kfboot-Run: 7f3c' <<<"$msg" &&
-	grep -qx 'Kfboot-Source-Commit: 4444444444444444444444444444444444444444' <<<"$msg" || fail "write-back trailers: $msg"
+for t in 'Kfboot-Model: xor v4' 'Kfboot-Run: 7f3c' 'Kfboot-Source-Commit: 4444444444444444444444444444444444444444'; do
+	grep -qx "$t" <<<"$msg" || fail "write-back trailer $t: $msg"
+done
 [[ $(git -C "$R" diff --name-only main~1 main | tr '\n' ' ') == "environments/dev/models.yaml models/xor.yaml " ]] || fail "write-back files"
 show models/xor.yaml | grep -q 'run: "7f3c"' || fail "v4 source.run"
 [[ $(show environments/dev/models.yaml | tail -1) == "xor: v4" ]] || fail "dev pinned v4"
