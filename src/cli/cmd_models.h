@@ -21,6 +21,7 @@ struct kf_models_cli {
 	bool dry_run, force;
 	const char *pos[3];
 	size_t npos;
+	char *repo_buf;           /* the origin URL when --repo was not given */
 	/* after kf_models_cli_open */
 	struct kf_git_source *src;
 	struct kf_push_target target;

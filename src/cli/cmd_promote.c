@@ -113,8 +113,6 @@ int kf_models_cli_parse(struct kf_models_cli *m, const struct kf_cmd *cmd, const
 		}
 		*(const char **)((char *)m + o->off) = val;
 	}
-	if (!m->repo)
-		m->repo = ".";
 	if (m->token_file && m->password_file)
 		return kf_cli_usage(cli, cmd, "--token-file and --password-file cannot be used together");
 	return 0;
@@ -131,6 +129,24 @@ int kf_models_cli_open(struct kf_models_cli *m, struct kf_err **err)
 	char commit[41];
 	int rc;
 
+	if (!m->repo) {
+		/* The current clone's origin: a promotion goes to the shared
+		 * remote, never into a working tree. */
+		git_repository *cur = NULL;
+		git_remote *origin = NULL;
+
+		git_libgit2_init();
+		if (git_repository_open_ext(&cur, ".", 0, NULL) == 0 && git_remote_lookup(&origin, cur, "origin") == 0 &&
+		    git_remote_url(origin))
+			m->repo_buf = kf_xstrdup(git_remote_url(origin));
+		git_remote_free(origin);
+		git_repository_free(cur);
+		git_libgit2_shutdown();
+		if (!m->repo_buf)
+			return kf_err_set(err, KF_EUSAGE, "no --repo, and the current directory is not a clone with an "
+					  "'origin' remote");
+		m->repo = m->repo_buf;
+	}
 	so.token_file = m->token_file;
 	so.username = m->username;
 	so.password_file = m->password_file;
@@ -199,6 +215,8 @@ void kf_models_cli_release(struct kf_models_cli *m)
 	kf_kube_free(m->k);
 	kf_kube_config_free(m->kcfg);
 	kf_git_source_free(m->src);
+	free(m->repo_buf);
+	m->repo_buf = NULL;
 	m->k = NULL;
 	m->kcfg = NULL;
 	m->src = NULL;
@@ -356,7 +374,8 @@ const struct kf_cmd kf_cmd_promote = {
 		"options:\n"
 		"  --to ENV               the environment to promote into (required)\n"
 		"  --version V            the version (default: what promotion.from pins)\n"
-		"  --repo URL|PATH        the GitOps repository (default: .)\n"
+		"  --repo URL|PATH        the GitOps repository (default: the current\n"
+		"                         clone's origin remote)\n"
 		"  --branch B             its branch (default: main)\n"
 		"  --dry-run              print the change of models.yaml and the commit message;\n"
 		"                         commit nothing\n"

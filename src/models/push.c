@@ -293,6 +293,25 @@ static int push_commit(const struct kf_push_target *t, const git_oid *expected, 
 		snprintf(spec, sizeof(spec), "%s:refs/heads/%s", tmpref, t->branch);
 	git_push_options_init(&po, GIT_PUSH_OPTIONS_VERSION);
 	init_callbacks(t, &ps, &po.callbacks);
+	if (local) {
+		/* Like git's receive.denyCurrentBranch: a branch checked out in
+		 * a working tree is not moved under it. */
+		const char *p = !strncmp(t->url, "file://", 7) ? t->url + 7 : t->url;
+		git_reference *head = NULL;
+
+		if (git_repository_open(&rrepo, p) < 0) {
+			rc = kf_err_set(err, KF_ERR, "remote %s: %s", t->shown_url, gmsg());
+			goto out;
+		}
+		if (!git_repository_is_bare(rrepo) && git_repository_head(&head, rrepo) == 0 &&
+		    !strcmp(git_reference_shorthand(head), t->branch)) {
+			git_reference_free(head);
+			rc = kf_err_set(err, KF_EINVAL, "%s: branch '%s' is checked out in that working tree; push to a bare "
+					"repository or to the clone's remote URL (--repo URL)", t->shown_url, t->branch);
+			goto out;
+		}
+		git_reference_free(head);
+	}
 	if (git_remote_create_anonymous(&remote, t->repo, t->url) < 0) {
 		rc = kf_err_set(err, KF_EINVAL, "remote %s: %s", t->shown_url, gmsg());
 		goto out;
@@ -313,15 +332,9 @@ static int push_commit(const struct kf_push_target *t, const git_oid *expected, 
 		goto out;
 	}
 	if (local) {
-		char path[PATH_MAX], branch[PATH_MAX];
-		const char *p = !strncmp(t->url, "file://", 7) ? t->url + 7 : t->url;
+		char branch[PATH_MAX];
 
-		snprintf(path, sizeof(path), "%s", p);
 		snprintf(branch, sizeof(branch), "refs/heads/%s", t->branch);
-		if (git_repository_open(&rrepo, path) < 0) {
-			rc = kf_err_set(err, KF_ERR, "remote %s: %s", t->shown_url, gmsg());
-			goto out;
-		}
 		g = git_reference_create_matching(NULL, rrepo, branch, commit, 1, expected, "kfboot push");
 		if (g == GIT_EMODIFIED || g == GIT_ELOCKED)
 			rc = kf_err_set(err, KF_EAGAIN, "push to %s: the branch moved", t->shown_url);

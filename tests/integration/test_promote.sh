@@ -21,7 +21,9 @@
 #      appends v4 and pins it in dev (autoPin) in one commit with the
 #      trailers; the same run again registers nothing; reconcile applies v4
 #      in dev; `kfboot models -o json` shows versions, pins, live health and
-#      a curl line.
+#      a curl line;
+#  10. without --repo the current clone's origin is used; a branch checked
+#      out in a working tree is never moved.
 # Env: KFBOOT, KF_SOURCE_DIR (set by CTest). Needs git, kubectl, jq.
 # shellcheck disable=SC2154 # tmp, KC, pids come from tests/kubesim/lib.sh
 set -euo pipefail
@@ -326,4 +328,19 @@ jq -r '.[0].environments[] | select(.env == "dev") | .live.curl' "$tmp/m.json" |
 kfb models --kubeconfig "$KC" >"$tmp/m.txt" || fail "models text"
 cat "$tmp/m.txt"
 grep -q "staging pins v2" "$tmp/m.txt" || fail "models text pins"
+
+step "10. no --repo: the clone's origin; a working tree's checked-out branch is never moved"
+git -C "$W" remote add origin "$R"
+before=$(count)
+(cd "$W" && "$KFBOOT" promote xor --to staging --version v1 --state-dir "$ST") >"$tmp/p10.out" 2>&1 || { cat "$tmp/p10.out"; fail "promote from a clone"; }
+[[ $(count) == $((before + 1)) ]] || fail "promote from a clone: one commit on origin"
+g fetch -q origin main && g reset -q --hard origin/main
+wt_head=$(git -C "$W" rev-parse HEAD)
+set +e
+"$KFBOOT" promote xor --to staging --version v2 --repo "$W" --state-dir "$ST" >"$tmp/p10b.out" 2>&1
+rc=$?
+set -e
+[[ $rc == 1 ]] || fail "push into a working tree: exit $rc"
+grep -q "checked out in that working tree" "$tmp/p10b.out" || fail "working tree refusal: $(cat "$tmp/p10b.out")"
+[[ $(git -C "$W" rev-parse HEAD) == "$wt_head" ]] || fail "the working tree's branch moved"
 echo "PASS"
