@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cmd_gitops.h"
+#include "models/auto.h"
 
 enum opt_kind { O_STR, O_MULTI, O_BOOL, O_DURATION };
 
@@ -229,6 +230,7 @@ static int run_reconcile(int argc, char **argv, struct kf_cli *cli)
 	struct kf_reconciler_opts ro = { 0 };
 	struct kf_render_opts rend = { 0 };
 	struct kf_reconciler *r = NULL;
+	struct kf_models_auto *autop = NULL;
 	struct kf_err *err = NULL;
 	int rc, exit_code;
 
@@ -259,6 +261,8 @@ static int run_reconcile(int argc, char **argv, struct kf_cli *cli)
 		exit_code = kf_cli_fail(cli, err);
 		goto out;
 	}
+	/* promotion.auto: true (src/models/auto.c) */
+	autop = kf_models_auto_attach(r, &ro, NULL);
 	rc = kf_reconciler_run(r, &err);
 	if (ro.once) {
 		json_t *st = kf_reconciler_status_json(r);
@@ -276,6 +280,7 @@ static int run_reconcile(int argc, char **argv, struct kf_cli *cli)
 		kf_interrupt_flag = 0;
 out:
 	kf_reconciler_free(r);
+	kf_models_auto_free(autop);
 	kf_gitops_cli_release(&g);
 	kf_err_free(err);
 	return exit_code;

@@ -23,7 +23,9 @@
 #      in dev; `kfboot models -o json` shows versions, pins, live health and
 #      a curl line;
 #  10. without --repo the current clone's origin is used; a branch checked
-#      out in a working tree is never moved.
+#      out in a working tree is never moved;
+#  11. promotion.auto: a running reconciler promotes dev's pin into staging
+#      when the gates hold (one commit) and applies it.
 # Env: KFBOOT, KF_SOURCE_DIR (set by CTest). Needs git, kubectl, jq.
 # shellcheck disable=SC2154 # tmp, KC, pids come from tests/kubesim/lib.sh
 set -euo pipefail
@@ -343,4 +345,24 @@ set -e
 [[ $rc == 1 ]] || fail "push into a working tree: exit $rc"
 grep -q "checked out in that working tree" "$tmp/p10b.out" || fail "working tree refusal: $(cat "$tmp/p10b.out")"
 [[ $(git -C "$W" rev-parse HEAD) == "$wt_head" ]] || fail "the working tree's branch moved"
+
+step "11. promotion.auto: the running reconciler promotes by itself when the gates hold"
+sed -i 's/^        from: dev$/        from: dev\n        auto: true/' "$W/kfboot.yaml"
+g add -A && g commit -qm "staging: auto-promote from dev" && g push -q origin HEAD:main
+"$KFBOOT" reconcile --repo "$REPO" --state-dir "$ST" --kubeconfig "$KC" --env dev --env staging --interval 1s \
+	>"$tmp/rec11.out" 2>&1 &
+recpid=$!
+pids+=("$recpid")
+for _ in $(seq 120); do
+	[[ $(kc -n ml-staging get inferenceservice xor -o jsonpath='{.spec.predictor.model.storageUri}') == s3://models/xor/7f3c/model.bin ]] && break
+	sleep 0.5
+done
+kill "$recpid"
+wait "$recpid" || true
+cat "$tmp/rec11.out"
+[[ $(kc -n ml-staging get inferenceservice xor -o jsonpath='{.spec.predictor.model.storageUri}') == s3://models/xor/7f3c/model.bin ]] || fail "auto-promotion not applied in staging"
+all_msgs=$(git -C "$R" log --format=%B main)
+grep -qx 'Kfboot-Promote: xor v4 dev -> staging' <<<"$all_msgs" || fail "no auto-promotion commit"
+grep -q 'auto-promoted xor v4 dev -> staging' "$tmp/rec11.out" || fail "auto-promotion not logged"
+[[ $(grep -c '^promote xor v4 to staging' <<<"$all_msgs") == 1 ]] || fail "auto-promotion committed more than once"
 echo "PASS"
