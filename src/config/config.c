@@ -233,6 +233,7 @@ void kf_cluster_free(struct kf_cluster *c)
 	free(c->kubeflow.source_path);
 	free(c->gitops.repository);
 	free(c->gitops.branch);
+	free(c->gitops.image);
 	free(c);
 }
 
@@ -369,6 +370,7 @@ json_t *kf_cluster_to_json(const struct kf_cluster *c)
 		set_str(g, "repository", c->gitops.repository);
 		set_str(g, "branch", c->gitops.branch);
 		set_duration(g, "interval", c->gitops.interval);
+		set_str(g, "image", c->gitops.image);
 		json_object_set_new(spec, "gitops", g);
 	}
 	json_object_set_new(root, "spec", spec);

@@ -736,7 +736,9 @@ void kf_obj_fields_fp(const json_t *live, char out[33])
 	json_array_foreach(mf, i, e) {
 		const char *sub = sget(e, "subresource");
 
-		if (!sub || !*sub)
+		/* Only status writes are left out: a write through the scale
+		 * subresource (kubectl scale) changes spec.replicas. */
+		if (!sub || strcmp(sub, "status"))
 			json_array_append(keep, (json_t *)e);
 	}
 	s = json_dumps(keep, JSON_SORT_KEYS | JSON_COMPACT);
@@ -766,7 +768,10 @@ bool kf_obj_unchanged(const struct kf_obj *o, const json_t *live,
 		char fp[33];
 
 		kf_obj_fields_fp(live, fp);
-		if (!strcmp(fp, rec_fp))
+		/* A scale write may leave no managedFields trace but moves
+		 * the generation. */
+		if (!strcmp(fp, rec_fp) &&
+		    (!json_is_integer(gen) || rec_gen <= 0 || json_integer_value(gen) == rec_gen))
 			return true;
 	}
 	/* The object changed since; a status-only change keeps its generation. */
