@@ -25,7 +25,10 @@
 #  10. without --repo the current clone's origin is used; a branch checked
 #      out in a working tree is never moved;
 #  11. promotion.auto: a running reconciler promotes dev's pin into staging
-#      when the gates hold (one commit) and applies it.
+#      when the gates hold (one commit) and applies it;
+#  12. write-back in the loop: a SUCCEEDED run with a report in the run
+#      journal becomes v5 (one commit, dev pinned), dev applies it, and
+#      staging's auto-promotion carries it on.
 # Env: KFBOOT, KF_SOURCE_DIR (set by CTest). Needs git, kubectl, jq.
 # shellcheck disable=SC2154 # tmp, KC, pids come from tests/kubesim/lib.sh
 set -euo pipefail
@@ -365,4 +368,30 @@ all_msgs=$(git -C "$R" log --format=%B main)
 grep -qx 'Kfboot-Promote: xor v4 dev -> staging' <<<"$all_msgs" || fail "no auto-promotion commit"
 grep -q 'auto-promoted xor v4 dev -> staging' "$tmp/rec11.out" || fail "auto-promotion not logged"
 [[ $(grep -c '^promote xor v4 to staging' <<<"$all_msgs") == 1 ]] || fail "auto-promotion committed more than once"
+
+step "12. the running reconciler writes back a succeeded run (journal with a report) and applies it"
+jq -n '{runs: [{run_id: "9a9a", commit: "5555555555555555555555555555555555555555", state: "SUCCEEDED",
+	metrics: {test_accuracy: 0.999, loss: 0.001}, model: {uri: "s3://models/xor/9a9a/model.bin", format: "kfboot-mlp"}},
+	{run_id: "8b8b", state: "FAILED"}]}' >"$tmp/j12.json"
+kc -n kfboot-system create configmap kfboot-runs-auto --from-file=xor="$tmp/j12.json" >/dev/null
+kc -n kfboot-system label configmap kfboot-runs-auto kfboot.io/journal=runs kfboot.io/environment=dev >/dev/null
+before=$(count)
+"$KFBOOT" reconcile --repo "$REPO" --state-dir "$ST" --kubeconfig "$KC" --env dev --env staging --interval 1s \
+	>"$tmp/rec12.out" 2>&1 &
+recpid=$!
+pids+=("$recpid")
+for _ in $(seq 120); do
+	[[ $(kc -n ml-staging get inferenceservice xor -o jsonpath='{.spec.predictor.model.storageUri}') == s3://models/xor/9a9a/model.bin ]] && break
+	sleep 0.5
+done
+kill "$recpid"
+wait "$recpid" || true
+cat "$tmp/rec12.out"
+[[ $(kc -n ml-dev get inferenceservice xor -o jsonpath='{.spec.predictor.model.storageUri}') == s3://models/xor/9a9a/model.bin ]] || fail "write-back not applied in dev"
+[[ $(kc -n ml-staging get inferenceservice xor -o jsonpath='{.spec.predictor.model.storageUri}') == s3://models/xor/9a9a/model.bin ]] || fail "auto-promotion of the written-back version not applied in staging"
+all_msgs=$(git -C "$R" log --format=%B main)
+[[ $(grep -cx 'Kfboot-Model: xor v5' <<<"$all_msgs") == 1 ]] || fail "one write-back commit for run 9a9a"
+grep -qx 'Kfboot-Run: 9a9a' <<<"$all_msgs" || fail "write-back trailer Kfboot-Run"
+[[ $(count) == $((before + 2)) ]] || fail "write-back + auto-promotion: $(( $(count) - before )) commits"
+! grep -q 8b8b <<<"$(show models/xor.yaml)" || fail "a failed run was registered"
 echo "PASS"
