@@ -15,6 +15,7 @@
 
 #include "cmd_gitops.h"
 #include "gitops/live.h"
+#include "models/auto.h"
 
 enum opt_kind { O_STR, O_MULTI, O_BOOL, O_DURATION };
 
@@ -326,6 +327,7 @@ static int run_reconcile(int argc, char **argv, struct kf_cli *cli)
 	struct kf_reconciler_opts ro = { 0 };
 	struct kf_render_opts rend = { 0 };
 	struct kf_reconciler *r = NULL;
+	struct kf_models_auto *autop = NULL;
 	struct kf_err *err = NULL;
 	int rc, exit_code;
 
@@ -358,6 +360,8 @@ static int run_reconcile(int argc, char **argv, struct kf_cli *cli)
 		exit_code = kf_cli_fail(cli, err);
 		goto out;
 	}
+	/* promotion.auto: true (src/models/auto.c) */
+	autop = kf_models_auto_attach(r, &ro, NULL);
 	rc = live_start(&live, &live_cfg, &g, r, &err);
 	if (rc) {
 		exit_code = kf_cli_fail(cli, err);
@@ -384,6 +388,7 @@ out:
 	kf_live_free(live);
 	kf_kube_config_free(live_cfg);
 	kf_reconciler_free(r);
+	kf_models_auto_free(autop);
 	kf_gitops_cli_release(&g);
 	kf_err_free(err);
 	return exit_code;

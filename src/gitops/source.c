@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "gitops.h"
+#include "source_git.h"
 #include "ssh/internal.h"
 
 struct kf_git_source {
@@ -878,4 +879,14 @@ int kf_git_source_first_parents(struct kf_git_source *s, const char *from, const
 		out->v[j - 1] = x;
 	}
 	return 0;
+}
+
+/* ---- libgit2-level access (source_git.h) ------------------------------- */
+
+git_repository *kf_git_source_repo(struct kf_git_source *s) { return s->repo; }
+const char *kf_git_source_remote(const struct kf_git_source *s) { return s->url; }
+
+void kf_git_source_remote_callbacks(void *src, git_remote_callbacks *cb)
+{
+	callbacks(src, cb);
 }

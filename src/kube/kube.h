@@ -390,6 +390,17 @@ enum kf_health { KF_HEALTH_READY, KF_HEALTH_PROGRESSING, KF_HEALTH_FAILED };
 enum kf_health kf_health_of(const json_t *live, const char **why);
 /* status.conditions[] entry of `type` (borrowed from live), or NULL. */
 const json_t *kf_health_condition(const json_t *live, const char *type);
+/*
+ * KServe InferenceService health, as Argo CD's rule reads it: no status ->
+ * progressing; a condition Stopped=True -> suspended;
+ * status.modelStatus.transitionStatus InProgress -> progressing, any other
+ * value but UpToDate (BlockedByFailedLoad, InvalidSpec) -> degraded; every
+ * condition except Stopped True -> healthy; otherwise progressing.
+ * *reason (caller frees, may be NULL) says why when not healthy.
+ */
+enum kf_isvc_health { KF_ISVC_HEALTHY, KF_ISVC_PROGRESSING, KF_ISVC_DEGRADED, KF_ISVC_SUSPENDED };
+enum kf_isvc_health kf_isvc_health(const json_t *live, char **reason);
+const char *kf_isvc_health_str(enum kf_isvc_health h); /* "healthy", ... */
 
 /* ---- apply ---------------------------------------------------------- */
 
