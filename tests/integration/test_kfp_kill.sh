@@ -25,8 +25,14 @@ start_kfpsim --pending 0 --running 0
 R=$tmp/repo
 kfp_repo_init "$R" queue
 commits=("$(git -C "$R" rev-parse HEAD)")
-# first sight of the pipeline runs the current commit once
+# first sight of the pipeline runs the current commit once; how long an
+# undisturbed pass takes here sets the range of the random kill delays, so
+# that kills land mid-flight on a fast machine and on a loaded one alike
+t0=$EPOCHREALTIME
 "$KFBOOT" runs sync -q --repo "$R" --kubeconfig "$KC" >/dev/null 2>>"$tmp/stderr" || { cat "$tmp/stderr"; fail "first sync"; }
+pass_ms=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%d", (b - a) * 1000 }')
+((pass_ms >= 40)) || pass_ms=40
+echo "an undisturbed pass: ${pass_ms} ms; kills land within that"
 points=(after-upload after-enqueue after-intent after-post after-record)
 RANDOM=${KFP_KILL_SEED:-4242}
 killed=0 crashed=0
@@ -46,7 +52,8 @@ for i in $(seq 1 "$N"); do
 	fi
 	"$KFBOOT" runs sync -q --repo "$R" --kubeconfig "$KC" >/dev/null 2>&1 &
 	pid=$!
-	sleep "0.$(printf '%03d' $((RANDOM % 700)))"
+	d=$((RANDOM % pass_ms))
+	sleep "$((d / 1000)).$(printf '%03d' $((d % 1000)))"
 	if kill -9 "$pid" 2>/dev/null; then killed=$((killed + 1)); fi
 	wait "$pid" 2>/dev/null || true
 done
