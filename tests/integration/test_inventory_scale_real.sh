@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# ctest-label: slow
 # test_inventory_scale_real.sh: test_inventory_scale.sh against a genuine
 # kube-apiserver and etcd (realk8s); exits 77 (skipped) when realk8s is
 # absent.
