@@ -7,8 +7,8 @@ set -eu
 PKGS="cmake pkg-config gcc clang make libgit2-dev libcurl4-openssl-dev libyaml-dev
 libssh2-1-dev libjansson-dev libssl-dev libcmocka-dev libmicrohttpd-dev
 libclang-rt-14-dev openssh-server openssh-client git shellcheck ansible-core
-sudo valgrind python3-yaml iproute2 iptables ca-certificates jq curl openssl
-xxd groff-base procps util-linux man-db
+sudo valgrind python3-yaml python3-jsonschema iproute2 iptables ca-certificates jq curl openssl
+xxd groff-base procps util-linux man-db zlib1g-dev
 nginx chromium fonts-dejavu-core nghttp2-client wrk prometheus python3-flask
 gunicorn python3-numpy python3-matplotlib"
 

@@ -7,4 +7,4 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 ./scripts/build.sh
 cd build
-ctest --output-on-failure -LE bench -j"${KF_TEST_JOBS:-2}" --timeout 900
+ctest --output-on-failure -LE 'bench|slow' -j"${KF_TEST_JOBS:-2}" --timeout 900

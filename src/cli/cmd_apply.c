@@ -149,13 +149,31 @@ static void print_diags(struct kf_kube_cli *c, struct kf_diags *dg)
 	}
 }
 
-int kf_kube_cli_load(struct kf_kube_cli *c, struct kf_objset *set,
+int kf_kube_cli_read(struct kf_kube_cli *c, struct kf_objset *set,
 		     struct kf_err **err)
 {
 	struct kf_diags dg = KF_DIAGS_INIT;
 	int rc;
 
 	rc = kf_objset_load(set, c->files, c->nfiles, &dg, err);
+	c->loaded = true;
+	if (rc && dg.n) {
+		print_diags(c, &dg);
+		kf_err_clear(err);
+		rc = kf_err_set(err, KF_EINVAL, "%zu problem(s) in the input; nothing was sent", dg.n);
+	}
+	kf_diags_release(&dg);
+	return rc;
+}
+
+int kf_kube_cli_load(struct kf_kube_cli *c, struct kf_objset *set,
+		     struct kf_err **err)
+{
+	struct kf_diags dg = KF_DIAGS_INIT;
+	int rc = 0;
+
+	if (!c->loaded)
+		rc = kf_objset_load(set, c->files, c->nfiles, &dg, err);
 	if (rc && !dg.n)
 		goto out;
 	/* Check kinds too, so that every problem is reported at once. */
@@ -293,7 +311,10 @@ static int run_apply(int argc, char **argv, struct kf_cli *cli)
 		exit_code = kf_cli_usage(cli, &kf_cmd_apply, "--prune needs --inventory NAME (what to prune is what the inventory recorded)");
 		goto out;
 	}
-	rc = kf_kube_cli_connect(&c, &err);
+	/* Local files first: nothing waits on the network for a broken file. */
+	rc = kf_kube_cli_read(&c, &set, &err);
+	if (!rc)
+		rc = kf_kube_cli_connect(&c, &err);
 	if (!rc)
 		rc = kf_kube_cli_load(&c, &set, &err);
 	if (rc) {

@@ -30,7 +30,10 @@ static int run_diff(int argc, char **argv, struct kf_cli *cli)
 		exit_code = kf_cli_usage(cli, &kf_cmd_diff, "nothing to diff: pass -f FILE|DIR");
 		goto out;
 	}
-	rc = kf_kube_cli_connect(&c, &err);
+	/* Local files first: nothing waits on the network for a broken file. */
+	rc = kf_kube_cli_read(&c, &set, &err);
+	if (!rc)
+		rc = kf_kube_cli_connect(&c, &err);
 	if (!rc)
 		rc = kf_kube_cli_load(&c, &set, &err);
 	if (!rc) {

@@ -25,6 +25,9 @@ struct kf_gitops_cli {
 	const char *ssh_key, *known_hosts, *kustomize;
 	bool accept_new_host_key;
 	double kustomize_timeout;
+	/* the live parts (src/gitops/live.h) */
+	const char *listen, *webhook_secret_file, *listen_port_file;
+	bool leader_elect, no_drift;
 };
 
 /* Parse argv (argv[0] is the command) for command `which`. Returns 0 or an

@@ -23,6 +23,7 @@ struct kf_kube_cli {
 	double timeout;      /* --timeout: one deadline for every request, from started */
 	double started;      /* kf_now() when the command began (kf_kube_cli_parse) */
 	bool dry_run, prune, force_prune, wait, force_conflicts, http1;
+	bool loaded; /* kf_kube_cli_read has read the -f files */
 	/* connection, after kf_kube_cli_connect */
 	struct kf_kube_config *cfg;
 	struct kf_kube *k;
@@ -41,8 +42,16 @@ struct kf_kube_cli {
 int kf_kube_cli_parse(struct kf_kube_cli *c, const struct kf_cmd *cmd,
 		      const char *allowed, int argc, char **argv);
 int kf_kube_cli_connect(struct kf_kube_cli *c, struct kf_err **err);
-/* Load -f files and check them against discovery; prints every problem
- * (file:line:col) and returns KF_EINVAL when there were any. */
+/* Read and check the -f files without a server (YAML, required fields,
+ * limits, duplicates within a kind's spelling); prints every problem
+ * (file:line:col) and returns KF_EINVAL when there were any. Call before
+ * kf_kube_cli_connect, so that a broken file fails at once even when the
+ * server is down. */
+int kf_kube_cli_read(struct kf_kube_cli *c, struct kf_objset *set,
+		     struct kf_err **err);
+/* Load -f files (unless kf_kube_cli_read did) and check them against
+ * discovery; prints every problem (file:line:col) and returns KF_EINVAL
+ * when there were any. */
 int kf_kube_cli_load(struct kf_kube_cli *c, struct kf_objset *set,
 		     struct kf_err **err);
 void kf_kube_cli_progress(void *ctx, const struct kf_apply_progress *p);

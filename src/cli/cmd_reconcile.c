@@ -14,6 +14,8 @@
 #include <string.h>
 
 #include "cmd_gitops.h"
+#include "gitops/live.h"
+#include "models/auto.h"
 
 enum opt_kind { O_STR, O_MULTI, O_BOOL, O_DURATION };
 
@@ -49,6 +51,11 @@ static const struct opt opts[] = {
 	{ "kubeconfig", O_STR, F(kubeconfig), KF_GCMD_RECONCILE },
 	{ "context", O_STR, F(context), KF_GCMD_RECONCILE },
 	{ "inventory-namespace", O_STR, F(inventory_ns), KF_GCMD_RECONCILE },
+	{ "listen", O_STR, F(listen), KF_GCMD_RECONCILE },
+	{ "listen-port-file", O_STR, F(listen_port_file), KF_GCMD_RECONCILE },
+	{ "webhook-secret-file", O_STR, F(webhook_secret_file), KF_GCMD_RECONCILE },
+	{ "leader-elect", O_BOOL, F(leader_elect), KF_GCMD_RECONCILE },
+	{ "no-drift", O_BOOL, F(no_drift), KF_GCMD_RECONCILE },
 };
 
 int kf_gitops_cli_parse(struct kf_gitops_cli *g, const struct kf_cmd *cmd, unsigned which,
@@ -187,6 +194,9 @@ const struct kf_cmd kf_cmd_reconcile = {
 		"                        [--interval D] [--resync D] [--state-dir DIR] [--kubeconfig F]\n"
 		"                        [--context C] [--token-file F | --username U --password-file F]\n"
 		"                        [--ca-file F] [--ssh-key F] [--known-hosts F] [-o json]\n"
+		"                        [--listen ADDR:PORT] [--webhook-secret-file F] [--leader-elect]\n"
+		"                        [--no-drift]\n"
+		"       kfboot reconcile status [--kubeconfig F] [--context C] [-o json]\n"
 		"\n"
 		"Follow one branch of a git repository whose root holds kfboot.yaml (kind: Repository)\n"
 		"and apply each environment it defines to the cluster of that environment's kubeconfig\n"
@@ -219,19 +229,110 @@ const struct kf_cmd kf_cmd_reconcile = {
 		"  --accept-new-host-key  ssh: record an unknown host key instead of refusing it\n"
 		"  --kustomize PATH       kustomize binary (default kustomize, else kubectl kustomize)\n"
 		"  --kustomize-timeout D  deadline for one kustomize build (default 1m)\n"
+		"  --listen ADDR:PORT     serve webhooks (POST /hooks/github, /hooks/gitlab,\n"
+		"                         /hooks/generic), /metrics, /healthz, /readyz, /status and a\n"
+		"                         status page (GET /) on this address (port 0 picks one)\n"
+		"  --listen-port-file F   write the port --listen bound to this file\n"
+		"  --webhook-secret-file F  the webhook secret (HMAC-SHA256 key; GitLab token); without\n"
+		"                         it every delivery is refused with 401\n"
+		"  --leader-elect         take part in the election of Lease kfboot-system/\n"
+		"                         kfboot-reconciler: only the holder fetches, applies and prunes\n"
+		"  --no-drift             do not watch applied objects for drift between commits\n"
+		"\n"
+		"Between commits the objects each environment applied are watched and a changed or\n"
+		"deleted one is re-applied at once, unless it carries kfboot.io/reconcile: disabled.\n"
+		"The status is also kept in ConfigMap kfboot-system/kfboot-status (when that namespace\n"
+		"exists); 'kfboot reconcile status' prints it.\n"
 		"\n"
 		"Credentials are read from files and never printed. See docs/gitops.md.\n",
 };
 
+/* `kfboot reconcile status`: the status the reconciler keeps in the cluster. */
+static int run_status(int argc, char **argv, struct kf_cli *cli)
+{
+	struct kf_kubeconfig_opts ko = { 0 };
+	struct kf_kube_config *cfg = NULL;
+	struct kf_kube *k = NULL;
+	struct kf_err *err = NULL;
+	json_t *st = NULL;
+	int exit_code = KF_EXIT_OK;
+
+	for (int i = 2; i < argc; i++) {
+		const char *a = argv[i];
+
+		if ((!strcmp(a, "--kubeconfig") || !strcmp(a, "--context")) && i + 1 < argc) {
+			*(a[2] == 'k' ? &ko.path : &ko.context) = argv[++i];
+		} else if (!strncmp(a, "--kubeconfig=", 13)) {
+			ko.path = a + 13;
+		} else if (!strncmp(a, "--context=", 10)) {
+			ko.context = a + 10;
+		} else {
+			return kf_cli_usage(cli, &kf_cmd_reconcile, "reconcile status: unexpected argument '%s'", a);
+		}
+	}
+	if (kf_kube_config_load(&cfg, &ko, &err) || kf_kube_new(&k, cfg, NULL, &err) ||
+	    kf_live_status_read(k, &st, &err)) {
+		exit_code = kf_cli_fail(cli, err);
+		goto out;
+	}
+	if (kf_cli_structured(cli)) {
+		kf_cli_print_json(st);
+	} else {
+		struct kf_buf b = KF_BUF_INIT;
+
+		kf_live_status_text(&b, st);
+		fputs(b.buf, stdout);
+		kf_buf_release(&b);
+	}
+out:
+	json_decref(st);
+	kf_kube_free(k);
+	kf_kube_config_free(cfg);
+	kf_err_free(err);
+	return exit_code;
+}
+
+/* The live parts: listener, drift watches, election, status ConfigMap. */
+static int live_start(struct kf_live **live, struct kf_kube_config **cfg,
+		      const struct kf_gitops_cli *g, struct kf_reconciler *r,
+		      struct kf_err **err)
+{
+	struct kf_kubeconfig_opts ko = { .path = g->kubeconfig, .context = g->context };
+	struct kf_live_opts lo = { 0 };
+
+	*live = NULL;
+	if (g->once && !g->listen)
+		return 0;
+	lo.listen = g->listen;
+	lo.port_file = g->listen_port_file;
+	lo.webhook_secret_file = g->webhook_secret_file;
+	lo.branch = g->branch;
+	lo.inventory_ns = g->inventory_ns;
+	lo.drift = !g->no_drift && !g->once && !g->dry_run;
+	lo.elect = g->leader_elect;
+	if (!g->dry_run && kf_kube_config_load(cfg, &ko, err) == 0)
+		lo.cluster = *cfg;
+	else if (g->leader_elect)
+		return kf_err_wrap(err, "--leader-elect");
+	else
+		kf_err_clear(err);
+	return kf_live_start(live, r, &lo, err);
+}
+
 static int run_reconcile(int argc, char **argv, struct kf_cli *cli)
 {
 	struct kf_gitops_cli g = { 0 };
+	struct kf_live *live = NULL;
+	struct kf_kube_config *live_cfg = NULL;
 	struct kf_reconciler_opts ro = { 0 };
 	struct kf_render_opts rend = { 0 };
 	struct kf_reconciler *r = NULL;
+	struct kf_models_auto *autop = NULL;
 	struct kf_err *err = NULL;
 	int rc, exit_code;
 
+	if (argc > 1 && !strcmp(argv[1], "status"))
+		return run_status(argc, argv, cli);
 	exit_code = kf_gitops_cli_parse(&g, &kf_cmd_reconcile, KF_GCMD_RECONCILE, cli, argc, argv);
 	if (exit_code)
 		goto out;
@@ -248,7 +349,7 @@ static int run_reconcile(int argc, char **argv, struct kf_cli *cli)
 	ro.kubeconfig = g.kubeconfig;
 	ro.context = g.context;
 	ro.inventory_ns = g.inventory_ns;
-	ro.start_as_leader = true;
+	ro.start_as_leader = !g.leader_elect;
 	rend.kustomize = g.kustomize;
 	rend.kustomize_timeout = g.kustomize_timeout;
 	ro.render = &rend;
@@ -259,7 +360,16 @@ static int run_reconcile(int argc, char **argv, struct kf_cli *cli)
 		exit_code = kf_cli_fail(cli, err);
 		goto out;
 	}
+	/* promotion.auto: true (src/models/auto.c) */
+	autop = kf_models_auto_attach(r, &ro, NULL);
+	rc = live_start(&live, &live_cfg, &g, r, &err);
+	if (rc) {
+		exit_code = kf_cli_fail(cli, err);
+		goto out;
+	}
 	rc = kf_reconciler_run(r, &err);
+	kf_live_free(live); /* stop serving, release the lease */
+	live = NULL;
 	if (ro.once) {
 		json_t *st = kf_reconciler_status_json(r);
 
@@ -275,7 +385,10 @@ static int run_reconcile(int argc, char **argv, struct kf_cli *cli)
 	if (!ro.once && !rc)
 		kf_interrupt_flag = 0;
 out:
+	kf_live_free(live);
+	kf_kube_config_free(live_cfg);
 	kf_reconciler_free(r);
+	kf_models_auto_free(autop);
 	kf_gitops_cli_release(&g);
 	kf_err_free(err);
 	return exit_code;

@@ -20,6 +20,8 @@ extern const struct kf_cmd kf_cmd_up, kf_cmd_reset, kf_cmd_status, kf_cmd_kubeco
 extern const struct kf_cmd kf_cmd_completion;
 extern const struct kf_cmd kf_cmd_pipeline;
 extern const struct kf_cmd kf_cmd_reconcile, kf_cmd_render;
+extern const struct kf_cmd kf_cmd_runs;
+extern const struct kf_cmd kf_cmd_promote, kf_cmd_models;
 
 const struct kf_cmd *const kf_commands[] = {
 	&kf_cmd_help,
@@ -38,6 +40,9 @@ const struct kf_cmd *const kf_commands[] = {
 	&kf_cmd_completion,
 	&kf_cmd_reconcile,
 	&kf_cmd_render,
+	&kf_cmd_runs,
+	&kf_cmd_promote,
+	&kf_cmd_models,
 };
 
 const size_t kf_commands_n = KF_ARRAY_SIZE(kf_commands);

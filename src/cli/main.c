@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "models/render.h"
 
 static volatile sig_atomic_t first_signal;
 
@@ -142,6 +143,8 @@ int main(int argc, char **argv)
 		return KF_EXIT_USAGE;
 	kf_cli_set_output(cli.output);
 	kf_log_set_level(cli.quiet ? KF_LOG_ERROR : KF_LOG_INFO + (cli.verbosity > 0 ? cli.verbosity : 0));
+	/* Render steps after the built-in ones (kfboot render, reconcile). */
+	kf_models_render_register();
 
 	if (argc < 2) {
 		kf_cmd_find("help")->run(1, (char *[]){ "help", NULL }, &cli);

@@ -89,7 +89,7 @@ static int load(struct kf_cluster **out, const char *name, const char *data,
 		size_t len, const char *basedir, struct kf_diags *diags,
 		struct kf_err **err)
 {
-	struct kf_yaml_opts opts = { PROFILE_MAX_NODES, PROFILE_MAX_DEPTH };
+	struct kf_yaml_opts opts = { PROFILE_MAX_NODES, PROFILE_MAX_DEPTH, 0 };
 	struct kf_diags local = KF_DIAGS_INIT;
 	struct kf_yaml_docs *docs = NULL;
 	struct kf_cluster *c = NULL;
@@ -233,6 +233,7 @@ void kf_cluster_free(struct kf_cluster *c)
 	free(c->kubeflow.source_path);
 	free(c->gitops.repository);
 	free(c->gitops.branch);
+	free(c->gitops.image);
 	free(c);
 }
 
@@ -369,6 +370,7 @@ json_t *kf_cluster_to_json(const struct kf_cluster *c)
 		set_str(g, "repository", c->gitops.repository);
 		set_str(g, "branch", c->gitops.branch);
 		set_duration(g, "interval", c->gitops.interval);
+		set_str(g, "image", c->gitops.image);
 		json_object_set_new(spec, "gitops", g);
 	}
 	json_object_set_new(root, "spec", spec);

@@ -83,6 +83,7 @@ struct kf_cluster {
 		char *repository;
 		char *branch;         /* default main */
 		double interval;      /* seconds, default 60 */
+		char *image;          /* the reconciler's image, default kfboot:<version> */
 	} gitops;
 };
 

@@ -1232,7 +1232,7 @@ static void read_kubeflow(struct ctx *x, struct kf_cluster *c, const json_t *spe
 
 /* ---- gitops ---------------------------------------------------------- */
 
-static const char *const gitops_fields[] = { "repository", "branch", "interval" };
+static const char *const gitops_fields[] = { "repository", "branch", "interval", "image" };
 
 static void read_gitops(struct ctx *x, struct kf_cluster *c, const json_t *spec)
 {
@@ -1248,7 +1248,13 @@ static void read_gitops(struct ctx *x, struct kf_cluster *c, const json_t *spec)
 	c->gitops.enabled = true;
 	check_fields(x, g, path, gitops_fields, KF_ARRAY_SIZE(gitops_fields));
 	if (need_str(x, g, key_pos(x, spec, "gitops"), path, "repository", &s) == PRESENT) {
-		if (kf_git_url_valid(s, why, sizeof(why)))
+		if (kf_git_url_valid(s, why, sizeof(why)) &&
+		    (!strncmp(s, "file://", 7) || s[0] == '/' || s[0] == '.'))
+			/* the reconciler runs in the cluster: it cannot read this machine */
+			problem(x, val_pos(x, g, "repository"),
+				"spec.gitops.repository: '%s' is a path on this machine; the reconciler runs in the cluster and needs a remote (https://, ssh://, git://, user@host:path)",
+				shown(x, s));
+		else if (kf_git_url_valid(s, why, sizeof(why)))
 			c->gitops.repository = kf_xstrdup(s);
 		else
 			problem(x, val_pos(x, g, "repository"), "spec.gitops.repository: invalid repository '%s': %s",
@@ -1263,7 +1269,19 @@ static void read_gitops(struct ctx *x, struct kf_cluster *c, const json_t *spec)
 				shown(x, s), why);
 		}
 	}
-	get_duration(x, g, path, "interval", &c->gitops.interval);
+	if (get_duration(x, g, path, "interval", &c->gitops.interval) == PRESENT &&
+	    (c->gitops.interval < 10 || c->gitops.interval > 86400))
+		problem(x, val_pos(x, g, "interval"), "spec.gitops.interval: must be between 10s and 24h (use webhooks for faster reaction)");
+	c->gitops.image = kf_xstrdup("kfboot:" KF_VERSION);
+	if (get_str(x, g, path, "image", &s) == PRESENT) {
+		/* an image reference: [registry/]name[:tag][@digest], no spaces */
+		if (!*s || strpbrk(s, " \t\n\"'$") || s[strlen(s) - 1] == ':' || s[0] == '/' || s[0] == ':') {
+			problem(x, val_pos(x, g, "image"), "spec.gitops.image: invalid image reference '%s'", shown(x, s));
+		} else {
+			free(c->gitops.image);
+			c->gitops.image = kf_xstrdup(s);
+		}
+	}
 }
 
 /* ---- the document ---------------------------------------------------- */

@@ -135,6 +135,14 @@ int kf_git_source_changed_paths(struct kf_git_source *src, const char *from,
 				size_t npathspecs, struct kf_strlist *out,
 				struct kf_err **err);
 
+/* The first-parent commits after `from` up to and including `to`, oldest
+ * first, at most `max` (the newest ones); appended to out. A `from` that is
+ * not an ancestor walks back to the root (or max). For retraining's queue
+ * mode: every commit of a burst gets its own run. */
+int kf_git_source_first_parents(struct kf_git_source *src, const char *from,
+				const char *to, size_t max, struct kf_strlist *out,
+				struct kf_err **err);
+
 /* ==== repository config (kfboot.yaml) ================================= */
 
 #define KF_REPO_CONFIG_FILE "kfboot.yaml"
@@ -184,9 +192,11 @@ struct kf_repo_pipeline {
 	enum kf_concurrency concurrency; /* default skip */
 	bool has_schedule;
 	struct {
-		char *cron;         /* 6 fields */
+		char *cron;         /* 6 fields; NULL when interval is used */
+		double interval;    /* seconds (interval: 6h); 0 with cron */
 		int max_concurrency;/* default 1 */
 		bool catchup;       /* default false */
+		bool enabled;       /* default true */
 	} schedule;
 	struct kf_pos pos;
 };
@@ -459,6 +469,26 @@ bool kf_reconciler_is_leader(struct kf_reconciler *r);
 json_t *kf_reconciler_status_json(struct kf_reconciler *r);
 /* Thread-safe: true once every selected environment was attempted. */
 bool kf_reconciler_ready(struct kf_reconciler *r);
+
+/* ==== retraining (src/gitops/retrain.c) ============================== */
+
+struct kf_kfp_observer;
+/*
+ * After an environment was synced to `commit`: one trigger pass
+ * (kfp/trigger.h) for every pipeline that lists the environment, then its
+ * recurring runs, then the pruning of schedules removed from git. Does
+ * nothing when kfboot.yaml declares no pipelines. The run journal lives in
+ * the environment's cluster (k). Problems of every pipeline are joined
+ * into the error; one pipeline's problem does not stop the others.
+ */
+int kf_gitops_retrain_env(struct kf_git_source *src, const char *commit,
+			  const struct kf_repo_config *cfg,
+			  const struct kf_repo_env *env, struct kf_kube *k,
+			  const struct kf_kfp_observer *obs, struct kf_err **err);
+/* Thread-unsafe, before kf_reconciler_run: publish retraining counters
+ * (kf_kfp_metrics_register) through this observer. */
+void kf_reconciler_set_kfp_observer(struct kf_reconciler *r,
+				    const struct kf_kfp_observer *obs);
 
 /* Default state folder. Caller frees. */
 char *kf_gitops_default_state_dir(void);

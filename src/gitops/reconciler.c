@@ -77,6 +77,7 @@ struct kf_reconciler {
 	size_t nclients;
 	struct kf_reconciler_hooks *hooks;
 	size_t nhooks;
+	const struct kf_kfp_observer *kfp_obs; /* retraining counters, or NULL */
 	double next_poll, next_resync;
 	struct kf_backoff fetch_bo;
 	char *fetch_error;
@@ -183,6 +184,11 @@ void kf_reconciler_free(struct kf_reconciler *r)
 	}
 	pthread_mutex_destroy(&r->mu);
 	free(r);
+}
+
+void kf_reconciler_set_kfp_observer(struct kf_reconciler *r, const struct kf_kfp_observer *obs)
+{
+	r->kfp_obs = obs;
 }
 
 void kf_reconciler_add_hooks(struct kf_reconciler *r, const struct kf_reconciler_hooks *h)
@@ -518,6 +524,14 @@ static void sync_one(struct kf_reconciler *r, struct env_state *e, const char *r
 		for (size_t i = 0; i < r->nhooks; i++)
 			if (r->hooks[i].on_applied)
 				r->hooks[i].on_applied(r->hooks[i].ctx, e->name, c->k, c->d, &e->applied);
+		/* retraining: changed paths since the last triggering commit -> runs */
+		if (kf_gitops_retrain_env(r->src, r->head, r->cfg, env, c->k, r->kfp_obs, &err)) {
+			char *m = kf_err_str(err);
+
+			kf_warn("%s: %s", e->name, m);
+			free(m);
+			kf_err_clear(&err);
+		}
 		/* Not kept: a drift repair renders the applied commit again, and
 		 * thousands of parsed objects are most of an idle process's RSS. */
 		kf_objset_release(&e->applied);

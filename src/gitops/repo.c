@@ -433,7 +433,7 @@ static void parse_pipeline(struct ctx *x, const json_t *pl, struct kf_pos p, siz
 {
 	static const char *const fields[] = { "name", "package", "watch", "experiment", "parameters", "environments",
 					      "concurrency", "schedule" };
-	static const char *const sched_fields[] = { "cron", "maxConcurrency", "catchup" };
+	static const char *const sched_fields[] = { "cron", "interval", "maxConcurrency", "catchup", "enabled" };
 	static const char *const conc[] = { "skip", "queue", "replace" };
 	char path[96], sp[160];
 	const char *s;
@@ -479,8 +479,17 @@ static void parse_pipeline(struct ctx *x, const json_t *pl, struct kf_pos p, siz
 		snprintf(sp, sizeof(sp), "%s.schedule", path);
 		out->has_schedule = true;
 		out->schedule.max_concurrency = 1;
+		out->schedule.enabled = true;
 		check_fields(x, sched, sp, sched_fields, KF_ARRAY_SIZE(sched_fields));
-		s = get_str(x, sched, sp, "cron", true, spos);
+		/* cron or interval (KFP's cron_schedule / periodic_schedule) */
+		if (member(sched, "interval")) {
+			if (member(sched, "cron"))
+				problem(x, val_pos(x, sched, "interval"), "%s: give cron or interval, not both", sp);
+			if (get_duration(x, sched, sp, "interval", &out->schedule.interval) > 0 && out->schedule.interval < 1)
+				problem(x, val_pos(x, sched, "interval"), "%s.interval: must be at least 1s", sp);
+		}
+		get_bool(x, sched, sp, "enabled", &out->schedule.enabled);
+		s = get_str(x, sched, sp, "cron", !member(sched, "interval"), spos);
 		if (s) {
 			int fields_n = 0;
 			bool in = false;

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "gitops.h"
+#include "source_git.h"
 #include "ssh/internal.h"
 
 struct kf_git_source {
@@ -845,4 +846,47 @@ out:
 	git_tree_free(a);
 	git_tree_free(b);
 	return rc;
+}
+
+int kf_git_source_first_parents(struct kf_git_source *s, const char *from, const char *to,
+				size_t max, struct kf_strlist *out, struct kf_err **err)
+{
+	git_oid f, t;
+	git_commit *c = NULL;
+	size_t start = out->n;
+
+	if (git_oid_fromstr(&t, to) < 0 || git_commit_lookup(&c, s->repo, &t) < 0)
+		return kf_err_set(err, KF_ENOENT, "commit %.12s not found in the cache of '%s'", to, s->shown_url);
+	if (!from || git_oid_fromstr(&f, from) < 0)
+		memset(&f, 0, sizeof(f));
+	while (c && out->n - start < max && !git_oid_equal(git_commit_id(c), &f)) {
+		git_commit *parent = NULL;
+		char hex[GIT_OID_HEXSZ + 1];
+
+		git_oid_tostr(hex, sizeof(hex), git_commit_id(c));
+		kf_strlist_add(out, hex);
+		if (git_commit_parentcount(c) == 0 || git_commit_parent(&parent, c, 0) < 0)
+			parent = NULL;
+		git_commit_free(c);
+		c = parent;
+	}
+	git_commit_free(c);
+	/* oldest first */
+	for (size_t i = start, j = out->n; i + 1 < j; i++, j--) {
+		char *x = out->v[i];
+
+		out->v[i] = out->v[j - 1];
+		out->v[j - 1] = x;
+	}
+	return 0;
+}
+
+/* ---- libgit2-level access (source_git.h) ------------------------------- */
+
+git_repository *kf_git_source_repo(struct kf_git_source *s) { return s->repo; }
+const char *kf_git_source_remote(const struct kf_git_source *s) { return s->url; }
+
+void kf_git_source_remote_callbacks(void *src, git_remote_callbacks *cb)
+{
+	callbacks(src, cb);
 }

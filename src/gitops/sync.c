@@ -261,6 +261,10 @@ int kf_gitops_sync_env(struct kf_env_status *st, struct kf_kube *k, struct kf_di
 	ao.inventory = inv;
 	ao.default_ns = ns;
 	ao.prune = env->prune;
+	/* The repository is the source of truth: a field someone changed by
+	 * hand (kubectl edit/patch/scale) is taken back, or drift could never
+	 * be repaired (Argo CD applies with --force-conflicts too). */
+	ao.force_conflicts = true;
 	ao.timeout = opts->apply_timeout > 0 ? opts->apply_timeout : env->timeout > 0 ? env->timeout : 600;
 	ao.progress = opts->progress;
 	ao.progress_ctx = opts->progress_ctx;

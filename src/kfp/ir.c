@@ -39,6 +39,9 @@ struct ck {
 };
 
 static void vadd(struct ck *c, const json_t *node, const json_t *obj,
+		 const char *key, const char *fmt, va_list ap) KF_PRINTF(5, 0);
+
+static void vadd(struct ck *c, const json_t *node, const json_t *obj,
 		 const char *key, const char *fmt, va_list ap)
 {
 	struct kf_pos p = { 0 };

@@ -11,28 +11,49 @@
  *     which left the set (prune candidates); prune safety is checked here,
  *     before anything is written;
  *  3. for each ordering wave (kfboot.io/apply-order, Argo CD's sync-wave):
- *     prerequisites (Namespaces, CRDs, cluster-scoped classes), wait for
- *     CRDs Established and rediscover, then built-in kinds, then custom
- *     resources, then webhook configurations; each stage is one parallel
+ *     prerequisites (Namespaces, CRDs, cluster-scoped classes), then
+ *     built-in kinds (while the server establishes the CRDs), then custom
+ *     resources, each as soon as its own CRD is Established (then
+ *     rediscover), then webhook configurations; each stage is one parallel
  *     batch of PATCH application/apply-patch+yaml requests; transient
  *     failures are retried within the stage; objects refused because a
  *     webhook is not ready are retried with backoff at the end of the wave;
  *  4. prune members that left the set, in reverse order;
  *  5. wait for health (optional), one LIST per kind per poll;
  *  6. record the new state in the parent, only when it changed.
+ *
+ * The recorded state (kfboot's own record; kubectl reads only the parent's
+ * group-kinds annotation and the part-of labels) is JSON, deflated, and
+ * split into parts of at most 512 KiB: part 0 in the parent Secret, parts
+ * 1.. in Secrets "<parent>-state-<i>" next to it, written before the
+ * parent, which names how many parts there are and the SHA-256 of the
+ * whole, so a torn write is detected (and costs one full apply, never a
+ * wrong skip). So the record stays below etcd's object limit for tens of
+ * thousands of members. Before anything new is applied the record already
+ * holds every desired object (an entry without a version: intent), so an
+ * apply cut short never leaves applied objects outside it; if that write
+ * fails, nothing is applied.
  * A no-op re-apply therefore costs one GET and one LIST per kind (and
  * discovery, unless it comes from the disk cache). The desired objects are
  * labelled and hashed on a second thread while 1 and 2 wait on the network
  * (those only read the objects' group/version/kind strings, which it does
  * not touch); it is joined before anything looks at a hash.
  */
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "kube.h"
 
-#define STATE_KEY "kfboot-state"
+#define STATE_KEY "kfboot-state"     /* before 0.2: base64 JSON, one part */
+#define STATE_Z_KEY "kfboot-state.z" /* deflated JSON, part 0 */
+#define PART_KEY "part"
+#define ANN_PARTS "kfboot.io/state-parts"
+#define ANN_SHA "kfboot.io/state-sha256"
+#define ANN_PART_OF "kfboot.io/state-of"
+#define PART_MAX ((size_t)512 * 1024)
 #define PARENT_KIND "Secret"
 #define DEFAULT_INV_NS "kube-system"
 #define DEFAULT_INV_NAME "kfboot"
@@ -53,6 +74,7 @@ struct member {       /* a live object listed by the part-of label */
 struct gk_list {          /* one LIST per group/kind */
 	const struct kf_rest *rest;
 	json_t *items;        /* array of live objects, owned */
+	json_t *index;        /* key -> item, built when first needed */
 	bool settled;         /* health: all ready, not listed again */
 };
 
@@ -68,10 +90,12 @@ struct run {
 	json_t *state;       /* {"key": {"rv": "..", "gen": n}} */
 	json_t *state0;      /* as read */
 	char *gks_old, *nss_old;
+	size_t parts_old;    /* state parts the parent named when read */
+	json_t *ns_names;    /* names of the set's Namespaces (classify) */
 	struct gk_list *lists;
 	size_t nlists;
 	struct member *members;
-	size_t nmembers;
+	size_t nmembers, amembers;
 	const struct kf_obj **pruned;
 	size_t npruned;
 };
@@ -157,12 +181,150 @@ static char *parent_path(const struct run *r)
 	return kf_xasprintf("/api/v1/namespaces/%s/secrets/%s", r->inv_ns, r->inv_name);
 }
 
+static char *part_path(const struct run *r, size_t i)
+{
+	return kf_xasprintf("/api/v1/namespaces/%s/secrets/%s-state-%zu", r->inv_ns, r->inv_name, i);
+}
+
+static void sha256_hex(const void *p, size_t n, char out[65])
+{
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+
+	EVP_Digest(p, n, md, &mdlen, EVP_sha256(), NULL);
+	for (size_t i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* The state as deflated JSON. */
+static void state_encode(const json_t *state, struct kf_buf *z)
+{
+	char *js = json_dumps(state, JSON_SORT_KEYS | JSON_COMPACT);
+	size_t n = strlen(js);
+	uLongf zl = compressBound((uLong)n);
+
+	kf_buf_reset(z);
+	kf_buf_grow(z, (size_t)zl + 1);
+	if (compress2((Bytef *)z->buf, &zl, (const Bytef *)js, (uLong)n, 6) != Z_OK) {
+		fprintf(stderr, "fatal: out of memory (deflate)\n");
+		abort();
+	}
+	kf_buf_setlen(z, (size_t)zl);
+	free(js);
+}
+
+/* Inflate and parse; NULL when the bytes are not a deflated JSON object. */
+static json_t *state_decode(const char *z, size_t zlen)
+{
+	z_stream s;
+	struct kf_buf out = KF_BUF_INIT;
+	json_t *st = NULL;
+	int zr = Z_OK;
+
+	memset(&s, 0, sizeof(s));
+	if (inflateInit(&s) != Z_OK)
+		return NULL;
+	s.next_in = (Bytef *)z;
+	s.avail_in = (uInt)zlen;
+	while (zr == Z_OK) {
+		kf_buf_grow(&out, 1 << 20);
+		s.next_out = (Bytef *)out.buf + out.len;
+		s.avail_out = (uInt)(out.alloc - out.len - 1);
+		zr = inflate(&s, Z_NO_FLUSH);
+		kf_buf_setlen(&out, (size_t)((char *)s.next_out - out.buf));
+		if (zr == Z_OK && s.avail_in == 0 && s.avail_out != 0)
+			zr = Z_DATA_ERROR; /* truncated */
+	}
+	inflateEnd(&s);
+	if (zr == Z_STREAM_END) {
+		st = json_loadb(out.buf, out.len, 0, NULL);
+		if (st && !json_is_object(st)) {
+			json_decref(st);
+			st = NULL;
+		}
+	}
+	kf_buf_release(&out);
+	return st;
+}
+
+/* Append the decoded base64 value data[key] of a Secret to z. */
+static bool part_append(const json_t *secret, const char *key, struct kf_buf *z)
+{
+	const char *b64 = sget(json_object_get(secret, "data"), key);
+	char *raw = NULL;
+	size_t len = 0;
+
+	if (!b64 || kf_base64_decode(b64, &raw, &len) != 0)
+		return false;
+	kf_buf_add(z, raw, len);
+	free(raw);
+	return true;
+}
+
+/* The recorded state from the parent and its parts; NULL (after a
+ * warning) when it is missing, torn or unreadable. */
+static json_t *read_state(struct run *r, const json_t *parent, struct kf_err **err, int *rc)
+{
+	const json_t *ann = json_object_get(json_object_get(parent, "metadata"), "annotations");
+	const char *parts = sget(ann, ANN_PARTS), *sha = sget(ann, ANN_SHA);
+	const char *legacy = sget(json_object_get(parent, "data"), STATE_KEY);
+	struct kf_buf z = KF_BUF_INIT;
+	json_t *st = NULL;
+	size_t n = parts ? (size_t)strtoul(parts, NULL, 10) : 0;
+	char hex[65];
+	bool ok;
+
+	*rc = 0;
+	if (!parts && legacy) { /* one base64 JSON value */
+		char *raw = NULL;
+		size_t len = 0;
+
+		if (kf_base64_decode(legacy, &raw, &len) == 0)
+			st = json_loadb(raw, len, 0, NULL);
+		free(raw);
+		if (st && !json_is_object(st)) {
+			json_decref(st);
+			st = NULL;
+		}
+		goto out;
+	}
+	if (!parts)
+		return NULL;
+	r->parts_old = n;
+	ok = n >= 1 && n <= 4096 && sha && part_append(parent, STATE_Z_KEY, &z);
+	for (size_t i = 1; ok && i < n; i++) {
+		char *path = part_path(r, i);
+		json_t *p = NULL;
+
+		*rc = kf_kube_get_json(r->k, path, true, &p, err);
+		free(path);
+		if (*rc) {
+			kf_buf_release(&z);
+			return NULL;
+		}
+		ok = p && part_append(p, PART_KEY, &z);
+		json_decref(p);
+	}
+	if (ok) {
+		sha256_hex(z.buf, z.len, hex);
+		ok = !strcmp(hex, sha);
+	}
+	if (ok)
+		st = state_decode(z.buf, z.len);
+out:
+	kf_buf_release(&z);
+	if (!st)
+		kf_warn("inventory %s/%s: recorded state is unreadable or incomplete; every object will be applied",
+			r->inv_ns, r->inv_name);
+	return st;
+}
+
 static int read_parent(struct run *r, struct kf_err **err)
 {
 	char *path = parent_path(r);
 	json_t *p = NULL;
 	const json_t *md, *ann;
-	const char *id, *tool, *data;
+	const char *id, *tool;
 	int rc = kf_kube_get_json(r->k, path, true, &p, err);
 
 	free(path);
@@ -187,19 +349,15 @@ static int read_parent(struct run *r, struct kf_err **err)
 	}
 	r->gks_old = kf_xstrdup(sget(ann, KF_APPLYSET_GKS) ? sget(ann, KF_APPLYSET_GKS) : "");
 	r->nss_old = kf_xstrdup(sget(ann, KF_APPLYSET_NSS) ? sget(ann, KF_APPLYSET_NSS) : "");
-	data = sget(json_object_get(p, "data"), STATE_KEY);
-	if (data) {
-		char *raw = NULL;
-		size_t len = 0;
-		json_t *st;
+	{
+		json_t *st = read_state(r, p, err, &rc);
 
-		if (kf_base64_decode(data, &raw, &len) == 0 && (st = json_loadb(raw, len, 0, NULL)) && json_is_object(st)) {
+		if (st) {
 			json_decref(r->state);
 			r->state = st;
-		} else {
-			kf_warn("inventory %s/%s: recorded state is unreadable; every object will be applied", r->inv_ns, r->inv_name);
 		}
-		free(raw);
+		if (rc)
+			kf_err_wrap(err, "inventory %s/%s", r->inv_ns, r->inv_name);
 	}
 out:
 	r->state0 = json_deep_copy(r->state);
@@ -259,6 +417,78 @@ static char *namespaces_csv(const struct run *r)
 	return out;
 }
 
+/* Parts 1..n-1 of the deflated state z, each its own Secret, in parallel. */
+static int write_parts(struct run *r, const struct kf_buf *z, size_t n, long *status, struct kf_err **err)
+{
+	struct kf_kube_req *q = kf_xcalloc(n + 1, sizeof(*q));
+	struct kf_kube_req **qp = kf_xcalloc(n + 1, sizeof(*qp));
+	char *owner = kf_xasprintf("%s/%s", r->inv_ns, r->inv_name);
+	size_t nq = 0;
+	int rc;
+
+	for (size_t i = 1; i < n; i++) {
+		size_t off = i * PART_MAX, len = z->len - off < PART_MAX ? z->len - off : PART_MAX;
+		char *b64 = kf_base64_encode(z->buf + off, len, false);
+		char *name = kf_xasprintf("%s-state-%zu", r->inv_name, i), *path = part_path(r, i), *s;
+		json_t *body = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:s, s:{s:s}}",
+					 "apiVersion", "v1", "kind", "Secret", "metadata", "name", name,
+					 "namespace", r->inv_ns, "annotations", ANN_PART_OF, owner,
+					 "type", "Opaque", "data", PART_KEY, b64);
+
+		s = json_dumps(body, JSON_COMPACT);
+		kf_kube_req_init(&q[nq], "PATCH", kf_xasprintf("%s?fieldManager=kfboot&force=true", path));
+		kf_kube_req_body(&q[nq], s, strlen(s), "application/apply-patch+yaml");
+		qp[nq] = &q[nq];
+		nq++;
+		json_decref(body);
+		free(b64);
+		free(name);
+		free(path);
+	}
+	rc = kf_kube_run(r->k, qp, nq, err);
+	for (size_t i = 0; !rc && i < nq; i++) {
+		*status = q[i].status;
+		if (q[i].err || q[i].status < 200 || q[i].status > 299)
+			rc = kf_kube_req_error(err, &q[i]);
+	}
+	for (size_t i = 0; i < nq; i++)
+		kf_kube_req_release(&q[i]);
+	free(q);
+	free(qp);
+	free(owner);
+	return rc;
+}
+
+/* Delete parts from..to-1 (left from a larger record); failures only warn:
+ * an unused part is never read. */
+static void delete_parts(struct run *r, size_t from, size_t to)
+{
+	struct kf_kube_req *q, **qp;
+	struct kf_err *e = NULL;
+	size_t nq = 0;
+
+	if (from >= to)
+		return;
+	q = kf_xcalloc(to - from + 1, sizeof(*q));
+	qp = kf_xcalloc(to - from + 1, sizeof(*qp));
+	for (size_t i = from; i < to; i++) {
+		kf_kube_req_init(&q[nq], "DELETE", part_path(r, i));
+		qp[nq] = &q[nq];
+		nq++;
+	}
+	if (kf_kube_run(r->k, qp, nq, &e) == 0) {
+		for (size_t i = 0; i < nq; i++)
+			if (q[i].err || ((q[i].status < 200 || q[i].status > 299) && q[i].status != 404))
+				kf_warn("inventory %s/%s: could not delete unused state part %zu (status %ld)",
+					r->inv_ns, r->inv_name, from + i, q[i].status);
+	}
+	kf_err_free(e);
+	for (size_t i = 0; i < nq; i++)
+		kf_kube_req_release(&q[i]);
+	free(q);
+	free(qp);
+}
+
 static int write_parent(struct run *r, const char *gks, const char *nss,
 			bool with_state, long *status, struct kf_err **err)
 {
@@ -269,20 +499,38 @@ static int write_parent(struct run *r, const char *gks, const char *nss,
 				 "annotations", KF_APPLYSET_TOOLING, "kfboot/v" KF_VERSION,
 				 KF_APPLYSET_GKS, gks);
 	struct kf_kube_req q, *qp = &q;
+	struct kf_buf z = KF_BUF_INIT;
+	size_t nparts = 0;
 	char *s;
 	int rc;
 
+	if (with_state) {
+		char hex[65], num[32];
+		char *b64;
+		json_t *ann = json_object_get(json_object_get(body, "metadata"), "annotations");
+
+		state_encode(r->state, &z);
+		nparts = z.len ? (z.len + PART_MAX - 1) / PART_MAX : 1;
+		if (nparts > 1) {
+			rc = write_parts(r, &z, nparts, status, err);
+			if (rc) {
+				kf_buf_release(&z);
+				json_decref(body);
+				return kf_err_wrap(err, "inventory %s/%s: state part", r->inv_ns, r->inv_name);
+			}
+		}
+		sha256_hex(z.buf, z.len, hex);
+		snprintf(num, sizeof(num), "%zu", nparts);
+		json_object_set_new(ann, ANN_PARTS, json_string(num));
+		json_object_set_new(ann, ANN_SHA, json_string(hex));
+		b64 = kf_base64_encode(z.buf, z.len < PART_MAX ? z.len : PART_MAX, false);
+		json_object_set_new(body, "data", json_pack("{s:s}", STATE_Z_KEY, b64));
+		free(b64);
+		kf_buf_release(&z);
+	}
 	if (nss && *nss)
 		json_object_set_new(json_object_get(json_object_get(body, "metadata"), "annotations"),
 				    KF_APPLYSET_NSS, json_string(nss));
-	if (with_state) {
-		char *st = json_dumps(r->state, JSON_SORT_KEYS | JSON_COMPACT);
-		char *b64 = kf_base64_encode(st, strlen(st), false);
-
-		json_object_set_new(body, "data", json_pack("{s:s}", STATE_KEY, b64));
-		free(st);
-		free(b64);
-	}
 	s = json_dumps(body, JSON_COMPACT);
 	json_decref(body);
 	{
@@ -297,10 +545,15 @@ static int write_parent(struct run *r, const char *gks, const char *nss,
 	if (!rc && (q.err || q.status < 200 || q.status > 299))
 		rc = kf_kube_req_error(err, &q);
 	kf_kube_req_release(&q);
-	if (rc)
+	if (rc) {
 		kf_err_wrap(err, "inventory %s/%s", r->inv_ns, r->inv_name);
-	else
+	} else {
 		r->parent_exists = true;
+		if (with_state) {
+			delete_parts(r, nparts, r->parts_old);
+			r->parts_old = nparts;
+		}
+	}
 	return rc;
 }
 
@@ -312,7 +565,7 @@ static void add_list_rest(struct run *r, const struct kf_rest *rest)
 		if (!strcmp(r->lists[i].rest->group, rest->group) && !strcmp(r->lists[i].rest->kind, rest->kind))
 			return;
 	r->lists = kf_xrealloc(r->lists, (r->nlists + 1) * sizeof(*r->lists));
-	r->lists[r->nlists++] = (struct gk_list){ rest, NULL, false };
+	r->lists[r->nlists++] = (struct gk_list){ .rest = rest };
 }
 
 static void plan_lists(struct run *r)
@@ -366,6 +619,8 @@ static int list_all(struct run *r, bool metadata_only, struct kf_err **err)
 		}
 		json_decref(r->lists[i].items);
 		r->lists[i].items = json_array();
+		json_decref(r->lists[i].index);
+		r->lists[i].index = NULL;
 	}
 	do {
 		size_t nq = 0;
@@ -434,6 +689,11 @@ static int list_all(struct run *r, bool metadata_only, struct kf_err **err)
 	return rc;
 }
 
+static int cmp_member_key(const void *pa, const void *pb)
+{
+	return strcmp(((const struct member *)pa)->key, ((const struct member *)pb)->key);
+}
+
 static void collect_members(struct run *r)
 {
 	for (size_t i = 0; i < r->nlists; i++) {
@@ -454,23 +714,30 @@ static void collect_members(struct run *r)
 			}
 			if (strcmp(nz(sget(json_object_get(json_object_get(it, "metadata"), "labels"), KF_APPLYSET_PART_OF)), r->id))
 				continue; /* never touch what is not labelled ours */
-			r->members = kf_xrealloc(r->members, (r->nmembers + 1) * sizeof(*r->members));
+			kf_xgrow((void **)&r->members, &r->amembers, r->nmembers + 1, sizeof(*r->members));
 			m = &r->members[r->nmembers++];
 			m->key = live_key(it);
 			m->live = it;
 			m->rest = r->lists[i].rest;
 			m->rank = kf_kube_kind_rank(m->rest->group, m->rest->kind);
 			m->desired = false;
+			if (!m->key)
+				m->key = kf_xstrdup("");
 		}
 	}
+	/* sorted by key: find_member is a binary search (a linear one made
+	 * marking n unchanged objects O(n^2)) */
+	if (r->nmembers > 1)
+		qsort(r->members, r->nmembers, sizeof(*r->members), cmp_member_key);
 }
 
 static struct member *find_member(struct run *r, const char *key)
 {
-	for (size_t i = 0; i < r->nmembers; i++)
-		if (!strcmp(r->members[i].key, key))
-			return &r->members[i];
-	return NULL;
+	struct member k = { .key = (char *)key };
+
+	if (!r->nmembers)
+		return NULL;
+	return bsearch(&k, r->members, r->nmembers, sizeof(*r->members), cmp_member_key);
 }
 
 /* ---- applying ------------------------------------------------------- */
@@ -508,16 +775,27 @@ static enum verdict classify(struct run *r, const struct kf_kube_req *q, char **
 		/* A namespace from the set still being created, or a CRD just
 		 * established but not served yet: retry; anything else fails. */
 		bool ns_in_set = false;
+		const char *p = msg ? strstr(msg, "namespaces \"") : NULL;
 
-		for (size_t i = 0; msg && i < r->set->n; i++) {
-			const struct kf_obj *o = &r->set->v[i];
+		if (!r->ns_names) { /* Namespaces of the set, built once */
+			r->ns_names = json_object();
+			for (size_t i = 0; i < r->set->n; i++) {
+				const struct kf_obj *o = &r->set->v[i];
 
-			if (!strcmp(o->kind, "Namespace") && !o->group[0]) {
-				char *pat = kf_xasprintf("namespaces \"%s\" not found", o->name);
-
-				ns_in_set = ns_in_set || strstr(msg, pat);
-				free(pat);
+				if (!strcmp(o->kind, "Namespace") && !o->group[0])
+					json_object_set_new(r->ns_names, o->name, json_true());
 			}
+		}
+		while (p && !ns_in_set) {
+			const char *name = p + strlen("namespaces \""), *end = strchr(name, '"');
+
+			if (end && kf_str_startswith(end, "\" not found")) {
+				char *ns = kf_xstrndup(name, (size_t)(end - name));
+
+				ns_in_set = json_object_get(r->ns_names, ns) != NULL;
+				free(ns);
+			}
+			p = strstr(name, "namespaces \"");
 		}
 		free(msg);
 		return ns_in_set || !contains(*why, "namespaces \"") ? V_RETRY : V_FAIL;
@@ -758,92 +1036,175 @@ static int apply_until(struct run *r, struct kf_obj **objs, size_t n, bool defer
 	return rc;
 }
 
-/* Wait until the CRDs among objs are Established (LIST by label). */
-static int wait_crds(struct run *r, struct kf_obj **objs, size_t n, struct kf_err **err)
+/*
+ * CRD waits.  The CRDs a wave applies are polled with one label-selected
+ * LIST per round; est[i] records which of them are Established.  A custom
+ * resource whose CRD is in the wave is sent as soon as that one CRD is
+ * Established (its REST mapping comes from the CRD itself, see rest_of),
+ * not after every CRD of the wave: with 74 CRDs the server establishes
+ * them over seconds, and the custom resources of the first ones overlap
+ * with the wait for the last.  Discovery is refreshed once all are.
+ */
+static bool is_applied_crd(const struct kf_obj *o)
+{
+	return !strcmp(o->kind, "CustomResourceDefinition") && o->state == KF_OBJ_APPLIED;
+}
+
+/* One LIST of the wave's CRDs; sets est[] and counts. Fails at once on a
+ * CRD whose names were not accepted (it never becomes Established). */
+static int poll_crds(struct run *r, struct kf_obj **pre, size_t npre, bool *est, size_t *ready,
+		     const char **waiting, struct kf_err **err)
 {
 	const struct kf_rest *rest = kf_discovery_find(r->d, "apiextensions.k8s.io", "v1", "CustomResourceDefinition");
-	struct kf_backoff bo = KF_BACKOFF_INIT(0.2, 2.0);
-	size_t want = 0;
 	char *sel, *coll, *path;
-	int rc = 0;
+	json_t *list = NULL, *it;
+	size_t j;
+	int rc;
 
-	for (size_t i = 0; i < n; i++)
-		want += !strcmp(objs[i]->kind, "CustomResourceDefinition") && objs[i]->state == KF_OBJ_APPLIED;
-	if (!want || r->o->dry_run || !rest)
-		return 0;
+	*ready = 0;
+	*waiting = NULL;
+	if (!rest)
+		return kf_err_set(err, KF_ERR, "the server does not serve apiextensions.k8s.io/v1 CustomResourceDefinition");
 	sel = kf_label_selector(KF_APPLYSET_PART_OF, r->id);
 	coll = kf_rest_path(rest, NULL, NULL);
 	path = kf_xasprintf("%s?labelSelector=%s", coll, sel);
-	for (;;) {
-		json_t *list = NULL, *it;
-		size_t ready = 0, j;
-		const char *waiting = NULL;
-		char *detail, *refused = NULL;
+	rc = kf_kube_get_json(r->k, path, false, &list, err);
+	for (size_t i = 0; !rc && i < npre; i++) {
+		struct kf_obj *o = pre[i];
 
-		rc = kf_kube_get_json(r->k, path, false, &list, err);
-		if (rc)
-			break;
-		for (size_t i = 0; i < n; i++) {
-			struct kf_obj *o = objs[i];
-			bool est = false;
-
-			if (strcmp(o->kind, "CustomResourceDefinition") || o->state != KF_OBJ_APPLIED)
-				continue;
+		if (!is_applied_crd(o))
+			continue;
+		if (!est[i]) {
 			json_array_foreach(json_object_get(list, "items"), j, it) {
 				const char *why;
+				enum kf_health h;
 
-				if (!strcmp(nz(sget(json_object_get(it, "metadata"), "name")), o->name)) {
-					if (!sget(it, "kind"))
-						json_object_set_new(it, "kind", json_string("CustomResourceDefinition"));
-					if (!sget(it, "apiVersion"))
-						json_object_set_new(it, "apiVersion", json_string("apiextensions.k8s.io/v1"));
-					est = kf_health_of(it, &why) == KF_HEALTH_READY;
-					if (!est && !refused && kf_health_of(it, &why) == KF_HEALTH_FAILED) {
-						const json_t *na = kf_health_condition(it, "NamesAccepted");
+				if (strcmp(nz(sget(json_object_get(it, "metadata"), "name")), o->name))
+					continue;
+				if (!sget(it, "kind"))
+					json_object_set_new(it, "kind", json_string("CustomResourceDefinition"));
+				if (!sget(it, "apiVersion"))
+					json_object_set_new(it, "apiVersion", json_string("apiextensions.k8s.io/v1"));
+				h = kf_health_of(it, &why);
+				if (h == KF_HEALTH_FAILED) {
+					/* It will never be Established: say why now. */
+					const json_t *na = kf_health_condition(it, "NamesAccepted");
 
-						refused = kf_xasprintf("CRD %s (%s:%d:%d): NamesAccepted=False: %s: %s", o->name, o->file,
-								       o->line, o->col, nz(sget(na, "reason")),
-								       sget(na, "message") ? sget(na, "message") : why ? why : "");
-					}
+					rc = kf_err_set(err, KF_EINVAL, "CRD %s (%s:%d:%d): NamesAccepted=False: %s: %s", o->name,
+							o->file, o->line, o->col, nz(sget(na, "reason")),
+							sget(na, "message") ? sget(na, "message") : why ? why : "");
 					break;
 				}
+				est[i] = h == KF_HEALTH_READY;
+				break;
 			}
-			if (est)
-				ready++;
-			else if (!waiting)
-				waiting = o->name;
 		}
-		if (refused) {
-			/* It will never be Established: say why now. */
-			json_decref(list);
-			rc = kf_err_set(err, KF_EINVAL, "%s", refused);
-			free(refused);
-			break;
+		if (est[i])
+			(*ready)++;
+		else if (!*waiting)
+			*waiting = o->name;
+	}
+	json_decref(list);
+	free(sel);
+	free(coll);
+	free(path);
+	return rc;
+}
+
+/* Index in pre[] of the CRD (applied by this wave) that serves o, or -1. */
+static long crd_of(struct kf_obj **pre, size_t npre, const struct kf_obj *o)
+{
+	for (size_t i = 0; i < npre; i++) {
+		const json_t *spec = json_object_get(pre[i]->obj, "spec");
+
+		if (!is_applied_crd(pre[i]))
+			continue;
+		if (!strcmp(nz(sget(spec, "group")), o->group) &&
+		    !strcmp(nz(sget(json_object_get(spec, "names"), "kind")), o->kind))
+			return (long)i;
+	}
+	return -1;
+}
+
+/*
+ * The custom-resource stage of a wave, interleaved with the wait for the
+ * wave's CRDs: every round sends the custom resources whose CRD is
+ * Established (or not in this wave), then polls the CRDs still pending.
+ * Returns when every CRD is Established and every object was sent; those
+ * refused by a webhook that is not up yet go to retry[] for the end of the
+ * wave.  With no CRD in the wave this is one plain stage.
+ */
+static int apply_custom(struct run *r, struct kf_obj **pre, size_t npre, struct kf_obj **objs, size_t n,
+			struct kf_obj **retry, size_t *nretry, struct kf_err **err)
+{
+	struct kf_backoff bo = KF_BACKOFF_INIT(0.05, 1.0);
+	bool *est = kf_xcalloc(npre + 1, sizeof(*est));
+	struct kf_obj **batch = kf_xcalloc(n + 1, sizeof(*batch));
+	size_t want = 0, ready = 0, sent = 0;
+	const char *waiting = NULL;
+	int rc = 0;
+
+	for (size_t i = 0; i < npre; i++)
+		want += is_applied_crd(pre[i]);
+	if (r->o->dry_run)
+		want = 0;
+	for (;;) {
+		size_t nb = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			long c;
+
+			if (objs[i]->state != KF_OBJ_PENDING)
+				continue;
+			c = want ? crd_of(pre, npre, objs[i]) : -1;
+			if (c < 0 || est[c])
+				batch[nb++] = objs[i];
 		}
-		detail = waiting ? kf_xasprintf("waiting for CRD %s", waiting) : NULL;
-		progress(r, "CRDs", ready, want, detail);
-		free(detail);
-		json_decref(list);
-		if (ready >= want)
+		if (nb) {
+			progress(r, stage_names[ST_CUSTOM], sent, n, NULL);
+			rc = apply_until(r, batch, nb, true, stage_names[ST_CUSTOM], err);
+			if (rc)
+				break;
+			for (size_t i = 0; i < nb; i++) {
+				if (batch[i]->state == KF_OBJ_RETRY)
+					retry[(*nretry)++] = batch[i];
+				else if (batch[i]->state == KF_OBJ_PENDING)
+					batch[i]->state = KF_OBJ_FAILED;
+			}
+			sent += nb;
+			bo.attempt = 0;
+		}
+		if (ready >= want && sent >= n)
 			break;
+		if (nb == 0 || ready < want) {
+			char *detail;
+
+			rc = poll_crds(r, pre, npre, est, &ready, &waiting, err);
+			if (rc)
+				break;
+			detail = waiting ? kf_xasprintf("waiting for CRD %s", waiting) : NULL;
+			progress(r, "CRDs", ready, want, detail);
+			free(detail);
+			if (ready >= want)
+				continue;
+		}
+		if (nb)
+			continue; /* something was sent: look again at once */
 		if (kf_now() > r->deadline) {
-			rc = kf_err_set(err, KF_ETIMEOUT, "CRDs not Established in time (%zu/%zu; waiting for %s)", ready, want,
-					waiting ? waiting : "?");
+			rc = kf_err_set(err, KF_ETIMEOUT, "CRDs not Established in time (%zu/%zu; waiting for %s)", ready,
+					want, waiting ? waiting : "?");
 			break;
 		}
-		kf_sleep(kf_backoff_next(&bo) + 0.1);
+		kf_sleep(0.05 + kf_backoff_next(&bo));
 		if (kf_interrupted()) {
 			rc = kf_err_set(err, KF_ECANCEL, "interrupted");
 			break;
 		}
 	}
-	free(sel);
-	free(coll);
-	free(path);
-	if (!rc) {
-		/* New kinds are served now: learn them. */
-		rc = kf_discovery_refresh(r->d, r->k, err);
-	}
+	if (!rc && want)
+		rc = kf_discovery_refresh(r->d, r->k, err); /* new kinds are served: learn them */
+	free(est);
+	free(batch);
 	return rc;
 }
 
@@ -861,7 +1222,7 @@ static void maybe_write_deferred_parent(struct run *r, struct kf_err **err)
 		free(now);
 	}
 	nss = namespaces_csv(r);
-	if (write_parent(r, gks, nss, false, &st, err) == 0)
+	if (write_parent(r, gks, nss, true, &st, err) == 0)
 		r->parent_deferred = false;
 	else
 		kf_err_clear(err);
@@ -872,10 +1233,14 @@ static void maybe_write_deferred_parent(struct run *r, struct kf_err **err)
 static int apply_wave(struct run *r, size_t from, size_t to, struct kf_err **err)
 {
 	struct kf_obj **objs = kf_xcalloc(to - from + 1, sizeof(*objs));
+	struct kf_obj **pre = kf_xcalloc(to - from + 1, sizeof(*pre));
 	struct kf_obj **retry = kf_xcalloc(to - from + 1, sizeof(*retry));
-	size_t nretry = 0;
+	size_t nretry = 0, npre = 0;
 	int rc = 0;
 
+	/* Prerequisites, then built-in kinds while the server establishes the
+	 * CRDs, then custom resources each as soon as its own CRD is
+	 * Established (apply_custom), then webhook configurations. */
 	for (int st = 0; st < ST_N && !rc; st++) {
 		size_t n = 0;
 
@@ -884,6 +1249,10 @@ static int apply_wave(struct run *r, size_t from, size_t to, struct kf_err **err
 
 			if ((int)stage_of(o) == st && o->state == KF_OBJ_PENDING)
 				objs[n++] = o;
+		}
+		if (st == ST_CUSTOM) {
+			rc = apply_custom(r, pre, npre, objs, n, retry, &nretry, err);
+			continue;
 		}
 		if (!n)
 			continue;
@@ -905,7 +1274,8 @@ static int apply_wave(struct run *r, size_t from, size_t to, struct kf_err **err
 		}
 		if (st == ST_PREREQ) {
 			maybe_write_deferred_parent(r, err);
-			rc = wait_crds(r, objs, n, err);
+			memcpy(pre, objs, n * sizeof(*pre));
+			npre = n;
 		}
 	}
 	if (!rc && nretry) {
@@ -916,6 +1286,7 @@ static int apply_wave(struct run *r, size_t from, size_t to, struct kf_err **err
 		rc = apply_until(r, retry, nretry, false, "retry", err);
 	}
 	free(objs);
+	free(pre);
 	free(retry);
 	return rc;
 }
@@ -1042,31 +1413,35 @@ static size_t list_of(const struct run *r, const struct kf_obj *o)
 	return (size_t)-1;
 }
 
+/* The listed object for o: a hash lookup in an index of the list built
+ * once per LIST (a scan of the list per object was O(n^2) per poll). */
 static const json_t *find_live(struct run *r, size_t l, const struct kf_obj *o)
 {
+	struct gk_list *gl = &r->lists[l];
 	char *key = obj_key(o->group, o->kind, o->ns, o->name);
-	const json_t *live = NULL;
-	json_t *it;
-	size_t j;
+	const json_t *live;
 
-	json_array_foreach(r->lists[l].items, j, it) {
-		char *lk;
+	if (!gl->index) {
+		json_t *it;
+		size_t j;
 
-		if (strcmp(nz(sget(json_object_get(it, "metadata"), "name")), o->name))
-			continue;
-		if (!sget(it, "kind")) {
-			json_object_set_new(it, "kind", json_string(r->lists[l].rest->kind));
-			json_object_set_new(it, "apiVersion", r->lists[l].rest->group[0]
-				? json_sprintf("%s/%s", r->lists[l].rest->group, r->lists[l].rest->version)
-				: json_string(r->lists[l].rest->version));
+		gl->index = json_object();
+		json_array_foreach(gl->items, j, it) {
+			char *lk;
+
+			if (!sget(it, "kind")) {
+				json_object_set_new(it, "kind", json_string(gl->rest->kind));
+				json_object_set_new(it, "apiVersion", gl->rest->group[0]
+					? json_sprintf("%s/%s", gl->rest->group, gl->rest->version)
+					: json_string(gl->rest->version));
+			}
+			lk = live_key(it);
+			if (lk && !json_object_get(gl->index, lk)) /* the first wins */
+				json_object_set(gl->index, lk, it);
+			free(lk);
 		}
-		lk = live_key(it);
-		if (lk && !strcmp(lk, key))
-			live = it;
-		free(lk);
-		if (live)
-			break;
 	}
+	live = json_object_get(gl->index, key);
 	free(key);
 	return live;
 }
@@ -1160,14 +1535,17 @@ static int wait_health(struct run *r, struct kf_err **err)
 
 static void run_release(struct run *r)
 {
-	for (size_t i = 0; i < r->nlists; i++)
+	for (size_t i = 0; i < r->nlists; i++) {
 		json_decref(r->lists[i].items);
+		json_decref(r->lists[i].index);
+	}
 	free(r->lists);
 	for (size_t i = 0; i < r->nmembers; i++)
 		free(r->members[i].key);
 	free(r->members);
 	json_decref(r->state);
 	json_decref(r->state0);
+	json_decref(r->ns_names);
 	free(r->inv_ns);
 	free(r->inv_name);
 	free(r->id);
@@ -1374,8 +1752,23 @@ int kf_apply_run(struct kf_apply_result *out, struct kf_kube *k,
 			    strcmp(nss, r.nss_old ? r.nss_old : "");
 		long st = 0;
 
+		/* Intent: every object about to be applied is in the record
+		 * before it is applied (an entry without a version). */
+		for (size_t i = 0; i < set->n; i++) {
+			const struct kf_obj *o = &set->v[i];
+			char *key;
+
+			if (o->state == KF_OBJ_UNCHANGED)
+				continue;
+			key = obj_key(o->group, o->kind, o->ns, o->name);
+			if (!json_object_get(r.state, key)) {
+				json_object_set_new(r.state, key, json_object());
+				need = true;
+			}
+			free(key);
+		}
 		if (need) {
-			rc = write_parent(&r, gks, nss, r.parent_exists, &st, err);
+			rc = write_parent(&r, gks, nss, true, &st, err);
 			if (rc && st == 404) {
 				/* Its namespace may come with the set. */
 				kf_err_clear(err);
@@ -1521,6 +1914,8 @@ int kf_apply_delete_inventory(struct kf_apply_result *out, struct kf_kube *k,
 		if (!rc && (q.err || ((q.status < 200 || q.status > 299) && q.status != 404)))
 			rc = kf_kube_req_error(err, &q);
 		kf_kube_req_release(&q);
+		if (!rc)
+			delete_parts(&r, 1, r.parts_old);
 	}
 out:
 	out->elapsed = kf_now() - r.start;

@@ -50,6 +50,8 @@ struct kf_kube {
 	bool proto_known;
 	bool answered;               /* the server has sent any HTTP response */
 	double token_read;           /* when token_file was last read */
+	kf_kube_observe_fn observe;  /* API request counting hook, or NULL */
+	void *observe_ctx;
 	struct curl_slist *imp_hdrs; /* Impersonate-* headers */
 	char *shown;                 /* the server URL for messages (no userinfo) */
 	bool exec_have;              /* a credential from the exec plugin is held */
@@ -852,6 +854,8 @@ int kf_kube_run(struct kf_kube *k, struct kf_kube_req **reqs, size_t n,
 				}
 			}
 			kf_trace("kube", "%s %s -> %ld%s", r->method, r->path, r->status, retry ? " (will retry)" : "");
+			if (k->observe)
+				k->observe(k->observe_ctx, kf_kube_verb_of(r->method, r->path), r->status);
 			/* The server's Retry-After when it gave one (with a
 			 * little jitter), else exponential backoff. */
 			delay = kf_backoff_next(&sl->bo);
@@ -995,4 +999,86 @@ int kf_kube_get_json(struct kf_kube *k, const char *path, bool allow_404,
 out:
 	kf_kube_req_release(&r);
 	return rc;
+}
+
+/* ---- hooks for long-lived users (watch, lease, metrics) --------------- */
+
+void kf_kube_set_observer(struct kf_kube *k, kf_kube_observe_fn fn, void *ctx)
+{
+	k->observe = fn;
+	k->observe_ctx = ctx;
+}
+
+const char *kf_kube_verb_of(const char *method, const char *path)
+{
+	if (!strcmp(method, "GET")) {
+		if (strstr(path, "watch=1") || strstr(path, "watch=true"))
+			return "watch";
+		return strstr(path, "labelSelector=") || strstr(path, "limit=") ? "list" : "get";
+	}
+	if (!strcmp(method, "PATCH"))
+		return "patch";
+	if (!strcmp(method, "DELETE"))
+		return "delete";
+	if (!strcmp(method, "POST"))
+		return "create";
+	if (!strcmp(method, "PUT"))
+		return "update";
+	return "other";
+}
+
+void *kf_kube_easy_new(struct kf_kube *k, const char *path,
+		       struct curl_slist **hdrs)
+{
+	const struct kf_kube_config *c = k->cfg;
+	char *url = kf_xasprintf("%s%s", k->base, path);
+	CURL *e = curl_easy_init();
+
+	if (!e)
+		abort();
+	refresh_token(k);
+	if (refresh_exec(k, NULL))
+		kf_trace("kube", "exec plugin failed; the stream goes without a fresh credential");
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	free(url);
+	if (k->connect_to)
+		curl_easy_setopt(e, CURLOPT_CONNECT_TO, k->connect_to);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(k->opts.connect_timeout * 1000));
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "kfboot/" KF_VERSION);
+	if (c->insecure) {
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+	} else if (c->ca) {
+		struct curl_blob b = { c->ca, c->ca_len, CURL_BLOB_NOCOPY };
+
+		curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &b);
+	}
+	if (c->cert && c->key) {
+		struct curl_blob cb = { c->cert, c->cert_len, CURL_BLOB_NOCOPY };
+		struct curl_blob kb = { c->key, c->key_len, CURL_BLOB_NOCOPY };
+
+		curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, &cb);
+		curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
+		curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, &kb);
+		curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
+	}
+	*hdrs = curl_slist_append(NULL, "Accept: application/json");
+	if (k->auth_hdr)
+		*hdrs = curl_slist_append(*hdrs, k->auth_hdr->data);
+	for (struct curl_slist *i = k->imp_hdrs; i; i = i->next)
+		*hdrs = curl_slist_append(*hdrs, i->data);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, *hdrs);
+	return e;
+}
+
+void kf_kube_hdrs_free(struct curl_slist *hdrs)
+{
+	for (struct curl_slist *s = hdrs; s; s = s->next)
+		if (!strncmp(s->data, "Authorization:", 14))
+			memset(s->data, 0, strlen(s->data));
+	curl_slist_free_all(hdrs);
 }

@@ -7,6 +7,10 @@
  * The line diff trims the common head and tail and runs an LCS table on
  * the middle (manifests differ in a few places); a middle too large for
  * the table is shown as replaced wholesale, which is still a correct diff.
+ *
+ * Secret values never reach the output: kf_diff_mask_secrets() replaces
+ * them (data and stringData) before either side is turned into text, with
+ * kubectl's markers, so a diff still says which keys changed.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +40,54 @@ void kf_diff_normalize(json_t *obj)
 		json_object_del(md, "annotations");
 	if (lab && json_object_size(lab) == 0)
 		json_object_del(md, "labels");
+}
+
+static bool is_secret(const json_t *o)
+{
+	const char *kind = json_string_value(json_object_get(o, "kind"));
+	const char *av = json_string_value(json_object_get(o, "apiVersion"));
+
+	return kind && av && !strcmp(kind, "Secret") && !strcmp(av, "v1");
+}
+
+static void mask_field(json_t *a, json_t *b)
+{
+	const char *k;
+	json_t *v;
+	void *tmp;
+
+	if (!json_is_object(a))
+		a = NULL;
+	if (!json_is_object(b))
+		b = NULL;
+	json_object_foreach_safe(a, tmp, k, v) {
+		json_t *w = b ? json_object_get(b, k) : NULL;
+
+		if (w && !json_equal(v, w)) {
+			json_object_set_new(a, k, json_string("*** (before)"));
+			json_object_set_new(b, k, json_string("*** (after)"));
+			continue;
+		}
+		if (w)
+			json_object_set_new(b, k, json_string("***"));
+		json_object_set_new(a, k, json_string("***"));
+	}
+	json_object_foreach_safe(b, tmp, k, v) {
+		if (!a || !json_object_get(a, k))
+			json_object_set_new(b, k, json_string("***"));
+	}
+}
+
+void kf_diff_mask_secrets(json_t *before, json_t *after)
+{
+	static const char *const fields[] = { "data", "stringData" };
+
+	if (before && !is_secret(before))
+		before = NULL;
+	if (after && !is_secret(after))
+		after = NULL;
+	for (size_t i = 0; i < KF_ARRAY_SIZE(fields); i++)
+		mask_field(json_object_get(before, fields[i]), json_object_get(after, fields[i]));
 }
 
 struct lines {
@@ -296,6 +348,7 @@ static int diff_run(struct kf_buf *out, size_t *ndiff, struct kf_kube *k,
 			kf_diff_normalize(live);
 		if (merged)
 			kf_diff_normalize(merged);
+		kf_diff_mask_secrets(live, merged);
 		a = to_yaml(live);
 		b = to_yaml(merged);
 		label = o->ns ? kf_xasprintf("%s%s%s.%s.%s.%s", o->group, o->group[0] ? "." : "", o->version, o->kind, o->ns, o->name)

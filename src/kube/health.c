@@ -19,6 +19,10 @@
  *   anything else with status.conditions: Ready=True when it has a Ready
  *                condition (Ready=False with reason *Failed* is reported
  *                as still progressing: controllers retry);
+ *   InferenceService (serving.kserve.io) Argo CD's rule (kf_isvc_health):
+ *                healthy, or suspended (Stopped=True: nothing to wait for)
+ *                is ready; degraded (a model that failed to load, an invalid
+ *                spec) fails; anything else is progressing;
  *   everything else is ready once it exists.
  */
 #include <string.h>
@@ -66,6 +70,82 @@ static bool is_true(const char *s)
 	return s && !strcmp(s, "True");
 }
 
+const char *kf_isvc_health_str(enum kf_isvc_health h)
+{
+	switch (h) {
+	case KF_ISVC_HEALTHY: return "healthy";
+	case KF_ISVC_PROGRESSING: return "progressing";
+	case KF_ISVC_DEGRADED: return "degraded";
+	case KF_ISVC_SUSPENDED: return "suspended";
+	}
+	return "unknown";
+}
+
+enum kf_isvc_health kf_isvc_health(const json_t *live, char **reason)
+{
+	const json_t *st = json_object_get(live, "status");
+	const json_t *conds = json_object_get(st, "conditions"), *c;
+	const json_t *ms = json_object_get(st, "modelStatus");
+	const char *ts = json_string_value(json_object_get(ms, "transitionStatus"));
+	const char *not_true = NULL, *not_true_reason = NULL;
+	size_t i;
+
+	if (reason)
+		*reason = NULL;
+	if (!json_is_object(st) || !json_object_size(st)) {
+		if (reason)
+			*reason = kf_xstrdup("waiting for the InferenceService to report status");
+		return KF_ISVC_PROGRESSING;
+	}
+	json_array_foreach(conds, i, c) {
+		const char *t = json_string_value(json_object_get(c, "type"));
+		const char *s = json_string_value(json_object_get(c, "status"));
+
+		if (t && !strcmp(t, "Stopped")) {
+			if (is_true(s)) {
+				if (reason)
+					*reason = kf_xstrdup("stopped (Stopped=True)");
+				return KF_ISVC_SUSPENDED;
+			}
+			continue;
+		}
+		if (t && !is_true(s) && !not_true) {
+			not_true = t;
+			not_true_reason = json_string_value(json_object_get(c, "message"));
+			if (!not_true_reason)
+				not_true_reason = json_string_value(json_object_get(c, "reason"));
+		}
+	}
+	if (ts && strcmp(ts, "UpToDate")) {
+		if (!strcmp(ts, "InProgress")) {
+			if (reason)
+				*reason = kf_xstrdup("model transition in progress (InProgress)");
+			return KF_ISVC_PROGRESSING;
+		}
+		if (reason) {
+			const json_t *lf = json_object_get(ms, "lastFailureInfo");
+			const char *why = json_string_value(json_object_get(lf, "message"));
+			const char *r = json_string_value(json_object_get(lf, "reason"));
+
+			if (r && why)
+				*reason = kf_xasprintf("%s (%s): %s", ts, r, why);
+			else if (why || r)
+				*reason = kf_xasprintf("%s: %s", ts, why ? why : r);
+			else
+				*reason = kf_xstrdup(ts);
+		}
+		return KF_ISVC_DEGRADED;
+	}
+	if (not_true || !json_array_size(conds)) {
+		if (reason)
+			*reason = not_true ? kf_xasprintf("%s is not True%s%s", not_true, not_true_reason ? ": " : "",
+							  not_true_reason ? not_true_reason : "")
+					   : kf_xstrdup("no conditions yet");
+		return KF_ISVC_PROGRESSING;
+	}
+	return KF_ISVC_HEALTHY;
+}
+
 enum kf_health kf_health_of(const json_t *live, const char **why)
 {
 	const json_t *md = json_object_get(live, "metadata");
@@ -81,6 +161,20 @@ enum kf_health kf_health_of(const json_t *live, const char **why)
 		return KF_HEALTH_READY;
 	if (json_object_get(md, "deletionTimestamp")) {
 		*why = "being deleted";
+		return KF_HEALTH_PROGRESSING;
+	}
+	if (!strcmp(kind, "InferenceService") && !strncmp(av, "serving.kserve.io/", 18)) {
+		switch (kf_isvc_health(live, NULL)) {
+		case KF_ISVC_HEALTHY:
+		case KF_ISVC_SUSPENDED:
+			return KF_HEALTH_READY;
+		case KF_ISVC_DEGRADED:
+			*why = "InferenceService degraded (model failed to load or invalid spec)";
+			return KF_HEALTH_FAILED;
+		case KF_ISVC_PROGRESSING:
+			break;
+		}
+		*why = "InferenceService not ready";
 		return KF_HEALTH_PROGRESSING;
 	}
 	if (!strcmp(kind, "Deployment") && !strcmp(av, "apps/v1")) {

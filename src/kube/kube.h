@@ -364,8 +364,8 @@ char *kf_label_selector(const char *key, const char *value);
 void kf_obj_hash(struct kf_obj *o);
 /*
  * Fingerprint (32 hex chars and a NUL) of who owns which non-status fields
- * of a live object: its metadata.managedFields entries without a
- * subresource, hashed. A status write by a controller leaves it alone; a
+ * of a live object: its metadata.managedFields entries except the status
+ * subresource's, hashed. A status write by a controller leaves it alone; a
  * write to spec, labels or annotations by anyone changes it.
  */
 void kf_obj_fields_fp(const json_t *live, char out[33]);
@@ -390,6 +390,17 @@ enum kf_health { KF_HEALTH_READY, KF_HEALTH_PROGRESSING, KF_HEALTH_FAILED };
 enum kf_health kf_health_of(const json_t *live, const char **why);
 /* status.conditions[] entry of `type` (borrowed from live), or NULL. */
 const json_t *kf_health_condition(const json_t *live, const char *type);
+/*
+ * KServe InferenceService health, as Argo CD's rule reads it: no status ->
+ * progressing; a condition Stopped=True -> suspended;
+ * status.modelStatus.transitionStatus InProgress -> progressing, any other
+ * value but UpToDate (BlockedByFailedLoad, InvalidSpec) -> degraded; every
+ * condition except Stopped True -> healthy; otherwise progressing.
+ * *reason (caller frees, may be NULL) says why when not healthy.
+ */
+enum kf_isvc_health { KF_ISVC_HEALTHY, KF_ISVC_PROGRESSING, KF_ISVC_DEGRADED, KF_ISVC_SUSPENDED };
+enum kf_isvc_health kf_isvc_health(const json_t *live, char **reason);
+const char *kf_isvc_health_str(enum kf_isvc_health h); /* "healthy", ... */
 
 /* ---- apply ---------------------------------------------------------- */
 
@@ -452,6 +463,14 @@ void kf_apply_result_release(struct kf_apply_result *r);
  * deletionTimestamp/GracePeriod, the kubectl last-applied and our hash
  * annotations (and empty labels/annotations maps left behind). In place. */
 void kf_diff_normalize(json_t *obj);
+/*
+ * Mask the values of a core/v1 Secret's data and stringData as kubectl diff
+ * does: "***" where both sides agree (or a key is on one side only),
+ * "*** (before)" / "*** (after)" where the value changed, so that a diff
+ * shows which keys changed and never what they hold. Either object may be
+ * NULL; objects that are not Secrets are left alone.
+ */
+void kf_diff_mask_secrets(json_t *before, json_t *after);
 /* Unified diff (3 lines of context) of two texts with headers a/b.
  * Appends to out; returns true when they differ. */
 bool kf_diff_text(struct kf_buf *out, const char *a_name, const char *a,
@@ -480,5 +499,113 @@ char *kf_url_escape(const char *s);
 /* Base64 (standard alphabet, padding). Decode ignores whitespace. */
 char *kf_base64_encode(const void *data, size_t len, bool url_nopad);
 int kf_base64_decode(const char *s, char **out, size_t *len);
+
+/* ---- hooks for long-lived users -------------------------------------- */
+
+/* Called after every finished attempt with the verb ("get", "list",
+ * "watch", "create", "update", "patch", "delete") and the HTTP status (0
+ * for a transport failure). On the thread that runs the request. */
+typedef void (*kf_kube_observe_fn)(void *ctx, const char *verb, long status);
+void kf_kube_set_observer(struct kf_kube *k, kf_kube_observe_fn fn, void *ctx);
+/* The verb of a request, as the API server's audit log names it. Static. */
+const char *kf_kube_verb_of(const char *method, const char *path);
+struct curl_slist;
+/* A CURL easy handle (returned as void *) for a GET of `path` with the
+ * client's TLS settings and credentials, HTTP/1.1, no overall timeout:
+ * for streams (watch) that outlive kf_kube_run. *hdrs holds the headers,
+ * including Authorization: free it with kf_kube_hdrs_free after the
+ * handle. The handle borrows the client's certificates: free it first. */
+void *kf_kube_easy_new(struct kf_kube *k, const char *path,
+		       struct curl_slist **hdrs);
+void kf_kube_hdrs_free(struct curl_slist *hdrs);
+
+/* ---- watch (watch.c) -------------------------------------------------- */
+
+/*
+ * Label-selected WATCH streams, one per kind (and namespace), each resumed
+ * from the last resourceVersion it saw, with bookmarks requested; a 410 Gone
+ * (or an ERROR event with code 410) re-lists the kind and resumes from the
+ * list's resourceVersion; a dropped stream reconnects with backoff. Runs on
+ * its own thread (kf_watch_start) over one curl multi handle; events are
+ * handed to a callback on that thread.
+ */
+enum kf_watch_ev {
+	KF_WATCH_ADDED,
+	KF_WATCH_MODIFIED,
+	KF_WATCH_DELETED,
+	KF_WATCH_LISTED,  /* one object of a (re-)LIST */
+	KF_WATCH_SYNCED,  /* a (re-)LIST of this kind finished (obj is NULL) */
+};
+
+struct kf_watch_event {
+	enum kf_watch_ev type;
+	const struct kf_rest *rest; /* which stream */
+	const json_t *obj;          /* borrowed; NULL for SYNCED */
+};
+
+typedef void (*kf_watch_fn)(void *ctx, const struct kf_watch_event *ev);
+
+struct kf_watch_stats {
+	unsigned long connects, relists, gone, events, bookmarks, errors;
+};
+
+struct kf_watch;
+
+/* A watch set over `cfg` with a label selector (e.g. "applyset...part-of=X"). */
+int kf_watch_new(struct kf_watch **out, const struct kf_kube_config *cfg,
+		 const char *selector, kf_watch_fn fn, void *ctx,
+		 struct kf_err **err);
+/* Add a stream for a kind (all namespaces, or ns). Before kf_watch_start. */
+void kf_watch_add(struct kf_watch *w, const struct kf_rest *rest, const char *ns);
+/* Seconds a stream asks the server to keep it open (default 300, jittered). */
+void kf_watch_set_timeout(struct kf_watch *w, unsigned seconds);
+/* Start the thread: each stream LISTs once, then watches. */
+int kf_watch_start(struct kf_watch *w, struct kf_err **err);
+/* Stop and join the thread (safe to call twice), then free. */
+void kf_watch_free(struct kf_watch *w);
+/* Counters (read from any thread; approximate while running). */
+void kf_watch_get_stats(struct kf_watch *w, struct kf_watch_stats *out);
+/* The kube client the watch thread uses for its LISTs (for an observer). */
+struct kf_kube *kf_watch_client(struct kf_watch *w);
+
+/* ---- leader election (lease.c) ---------------------------------------- */
+
+/*
+ * A coordination.k8s.io/v1 Lease held by one of several processes, with
+ * client-go's rules: the holder renews every retry period; it gives up
+ * leading when it could not renew within the renew deadline; a candidate
+ * takes the lease when the holder has not renewed for the lease duration
+ * (measured on the candidate's own clock from when it last saw the record
+ * change). Every write carries the resourceVersion it read (optimistic
+ * concurrency). Runs on its own thread; the callback says when this
+ * process starts or stops leading.
+ */
+struct kf_lease_opts {
+	const char *ns;        /* "kfboot-system" */
+	const char *name;      /* "kfboot-reconciler" */
+	const char *identity;  /* unique per process: hostname_pid by default */
+	double lease_duration; /* 15 s */
+	double renew_deadline; /* 10 s */
+	double retry_period;   /* 2 s */
+};
+
+typedef void (*kf_lease_fn)(void *ctx, bool leading);
+
+struct kf_lease;
+
+int kf_lease_new(struct kf_lease **out, const struct kf_kube_config *cfg,
+		 const struct kf_lease_opts *opts, kf_lease_fn fn, void *ctx,
+		 struct kf_err **err);
+int kf_lease_start(struct kf_lease *l, struct kf_err **err);
+/* True while this process holds the lease (any thread). */
+bool kf_lease_leading(struct kf_lease *l);
+/* The identity of the current holder as last seen (caller frees), or NULL. */
+char *kf_lease_holder(struct kf_lease *l);
+/* Stop the thread; when leading, release the lease (holderIdentity
+ * cleared, as client-go's ReleaseOnCancel) so a standby takes over at
+ * once. Then free. */
+void kf_lease_free(struct kf_lease *l);
+/* The kube client the lease thread uses (for an observer). */
+struct kf_kube *kf_lease_client(struct kf_lease *l);
 
 #endif

@@ -131,6 +131,7 @@ extern const struct kf_phase kf_phase_connect, kf_phase_facts,
 	kf_phase_reset_sudo, kf_phase_reset_node, kf_phase_reset_state;
 /* kubeflow.c */
 extern const struct kf_phase kf_phase_kubeflow;
+extern const struct kf_phase kf_phase_reconciler;
 
 const char *kf_host_role_str(const struct kf_host *h);
 

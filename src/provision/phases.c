@@ -1068,7 +1068,7 @@ const struct kf_phase *const kf_phases_up[] = {
 	&kf_phase_labels,
 	&kf_phase_wait,
 	&kf_phase_kubeflow,
-	/* Later: install the reconciler. */
+	&kf_phase_reconciler, /* reconciler.c: when the profile has spec.gitops */
 };
 const size_t kf_phases_up_n = KF_ARRAY_SIZE(kf_phases_up);
 

@@ -215,8 +215,13 @@ char *kf_redact(const char *s);
 
 /* ---- files ----------------------------------------------------------- */
 
-/* Read a whole file (NUL-terminated; len excludes the NUL). */
+/* Read a whole file (NUL-terminated; len excludes the NUL). Refuses
+ * devices, sockets and directories, and files past kf_file_max() bytes. */
 int kf_file_read(const char *path, char **out, size_t *len, struct kf_err **err);
+/* The cap on input files: kf_file_set_max() if set, else
+ * $KFBOOT_MAX_FILE_SIZE, else 64 MiB. */
+size_t kf_file_max(void);
+void kf_file_set_max(size_t max); /* 0 = back to the default */
 /* Write to a temporary file in the same directory, fsync, chmod `mode`,
  * rename over `path`, fsync the directory. Readers never see a partial file. */
 int kf_file_write_atomic(const char *path, const void *data, size_t len,

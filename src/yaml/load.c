@@ -17,10 +17,19 @@
  * the stream is done, one open-addressing hash table (linear probing,
  * power-of-two size, 32-bit slot = record number) is built over the array.
  *
- * Anchors map to the finished jansson value, and an alias shares it by
- * reference count; each anchor also remembers its logical size (nodes after
- * expansion) so that the expansion limit is enforced in O(1) per alias and
- * a "billion laughs" document fails at once with little memory.
+ * Anchors map to the finished jansson value, and an alias is a deep copy of
+ * it (never a shared reference: callers change documents in place, and a
+ * label added to metadata.labels must not appear in a selector that was
+ * written as an alias of the same map). Each anchor remembers its logical
+ * size (nodes after expansion), the bytes of scalar text it holds and its
+ * height, so that every limit counts what an alias expands to and is
+ * checked in O(1) before anything is copied: the node limit, the depth
+ * limit (an alias at depth d of an anchor h levels high nests d + h deep),
+ * the scalar-bytes limit, and go-yaml's alias ratio (the check Kubernetes
+ * runs: past 400,000 nodes, ever fewer of them may come from aliases). A
+ * "billion laughs" document or a 20,000-deep alias chain therefore fails
+ * at once, with little memory, at the alias's file:line:col. The copy gets
+ * position records of its own, all at the alias.
  *
  * Merge keys (<<) are applied when their mapping ends: explicit keys win,
  * and among merged maps the earlier wins. Positions of merged members point
@@ -38,6 +47,10 @@
 
 #define DEFAULT_MAX_NODES ((size_t)10 * 1000 * 1000)
 #define DEFAULT_MAX_DEPTH ((size_t)1000)
+#define DEFAULT_MAX_BYTES ((size_t)128 * 1024 * 1024)
+/* go-yaml's alias ratio bounds (yaml.v2 decode.go, allowedAliasRatio) */
+#define ALIAS_RATIO_LOW 400000.0
+#define ALIAS_RATIO_HIGH 4000000.0
 
 /* key_len markers for records that are not object members */
 #define REC_SELF UINT32_MAX
@@ -83,13 +96,17 @@ struct kf_yaml_docs {
 struct anchor {
 	char *name; /* NULL = free slot */
 	json_t *v;
-	size_t count;
+	size_t count;  /* logical nodes */
+	size_t bytes;  /* scalar text bytes */
+	size_t height; /* 0 for a scalar, 1 + the highest child otherwise */
 };
 
 struct frame {
 	json_t *node;
 	char *anchor;
 	size_t count;      /* logical nodes in this subtree so far */
+	size_t bytes0;     /* l->bytes when this node started */
+	size_t height;     /* 1 + the highest child so far */
 	size_t merge_base; /* first of this mapping's merge sources */
 	uint32_t line, col;
 	bool is_map;
@@ -111,7 +128,9 @@ struct loader {
 	size_t nanchors, aanchors; /* aanchors: power of two or 0 */
 	json_t *root;
 	size_t total; /* logical nodes in the current document */
-	size_t max_nodes, max_depth;
+	size_t aliased; /* of those, how many came from aliases */
+	size_t bytes;   /* scalar text bytes in the current document */
+	size_t max_nodes, max_depth, max_bytes;
 	struct kf_err **err;
 };
 
@@ -318,7 +337,8 @@ static void anchor_put_slot(struct anchor *tab, size_t size, struct anchor a)
 }
 
 /* Takes ownership of name and of a reference to v. */
-static void anchor_set(struct loader *l, char *name, json_t *v, size_t count)
+static void anchor_set(struct loader *l, char *name, json_t *v, size_t count,
+		       size_t bytes, size_t height)
 {
 	struct anchor *a = anchor_find(l, name);
 
@@ -327,6 +347,8 @@ static void anchor_set(struct loader *l, char *name, json_t *v, size_t count)
 		json_decref(a->v);
 		a->v = v;
 		a->count = count;
+		a->bytes = bytes;
+		a->height = height;
 		return;
 	}
 	if ((l->nanchors + 1) * 2 > l->aanchors) {
@@ -341,7 +363,7 @@ static void anchor_set(struct loader *l, char *name, json_t *v, size_t count)
 		l->aanchors = size;
 	}
 	anchor_put_slot(l->anchors, l->aanchors,
-			(struct anchor){ name, v, count });
+			(struct anchor){ name, v, count, bytes, height });
 	l->nanchors++;
 }
 
@@ -369,10 +391,41 @@ static int count_nodes(struct loader *l, size_t n, uint32_t line, uint32_t col)
 	return 0;
 }
 
+static int count_bytes(struct loader *l, size_t n, uint32_t line, uint32_t col)
+{
+	if (n > l->max_bytes || l->bytes > l->max_bytes - n)
+		return fail_at(l, line, col,
+			       "document holds more than %zu bytes of text once aliases are expanded (limit reached)",
+			       l->max_bytes);
+	l->bytes += n;
+	return 0;
+}
+
+/* go-yaml's allowedAliasRatio: what Kubernetes accepts. */
+static int check_alias_ratio(struct loader *l, uint32_t line, uint32_t col)
+{
+	double total = (double)l->total, ratio;
+
+	if (l->aliased <= 100 || l->total <= 1000)
+		return 0;
+	if (total <= ALIAS_RATIO_LOW)
+		ratio = 0.99;
+	else if (total >= ALIAS_RATIO_HIGH)
+		ratio = 0.10;
+	else
+		ratio = 0.99 - 0.89 * ((total - ALIAS_RATIO_LOW) /
+				       (ALIAS_RATIO_HIGH - ALIAS_RATIO_LOW));
+	if ((double)l->aliased / total > ratio)
+		return fail_at(l, line, col,
+			       "document contains excessive aliasing (%zu of %zu nodes come from aliases; is this a \"billion laughs\" file?)",
+			       l->aliased, l->total);
+	return 0;
+}
+
 /* Attach a finished value (we own one reference) to the open container or
  * make it the document root. */
 static int add_value(struct loader *l, json_t *v, uint32_t line, uint32_t col,
-		     size_t count)
+		     size_t count, size_t height)
 {
 	struct frame *f;
 	struct rec *r;
@@ -384,6 +437,8 @@ static int add_value(struct loader *l, json_t *v, uint32_t line, uint32_t col,
 	}
 	f = &l->stack[l->depth - 1];
 	f->count += count;
+	if (height + 1 > f->height)
+		f->height = height + 1;
 	if (!f->is_map) {
 		r = rec_add(l->d);
 		r->c = f->node;
@@ -588,6 +643,8 @@ static int on_scalar(struct loader *l, yaml_event_t *ev)
 	int rc;
 
 	rc = count_nodes(l, 1, line, col);
+	if (!rc)
+		rc = count_bytes(l, n, line, col);
 	if (rc)
 		return rc;
 	if (is_key && is_merge_key(ev)) {
@@ -639,7 +696,8 @@ static int on_scalar(struct loader *l, yaml_event_t *ev)
 	if (!v)
 		return KF_EINVAL;
 	if (ev->data.scalar.anchor) {
-		anchor_set(l, (char *)ev->data.scalar.anchor, json_incref(v), 1);
+		anchor_set(l, (char *)ev->data.scalar.anchor, json_incref(v), 1,
+			   n, 0);
 		ev->data.scalar.anchor = NULL; /* stolen */
 	}
 	if (is_key) {
@@ -652,7 +710,72 @@ static int on_scalar(struct loader *l, yaml_event_t *ev)
 		f->have_key = true;
 		return 0;
 	}
-	return add_value(l, v, line, col, 1);
+	return add_value(l, v, line, col, 1, 0);
+}
+
+/*
+ * A deep copy of an anchored value, with position records for every
+ * container, member and element in it that point at the same record of
+ * the original (u.src, vline 0): build_index resolves them, so a value in
+ * the copy is located where it is written. The recursion is bounded by the
+ * depth limit, checked before the call.
+ */
+static json_t *copy_value(struct loader *l, const json_t *v)
+{
+	json_t *c, *e;
+	struct rec *r;
+	size_t i;
+
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: {
+		const char *k;
+		size_t klen;
+
+		c = json_object();
+		r = rec_add(l->d);
+		*r = (struct rec){ .c = c, .key_len = REC_SELF, .u.src = v };
+		json_object_keylen_foreach((json_t *)v, k, klen, e) {
+			uint32_t off = 0;
+
+			if (key_store(l, k, klen, &off, 1, 1)) {
+				json_decref(c);
+				return NULL;
+			}
+			json_t *ce = copy_value(l, e);
+
+			if (!ce) {
+				json_decref(c);
+				return NULL;
+			}
+			r = rec_add(l->d);
+			*r = (struct rec){ .c = c, .key_off = off,
+					   .key_len = (uint32_t)klen, .u.src = v };
+			json_object_setn_new_nocheck(c, l->d->keys + off, klen, ce);
+		}
+		return c;
+	}
+	case JSON_ARRAY:
+		c = json_array();
+		r = rec_add(l->d);
+		*r = (struct rec){ .c = c, .key_len = REC_SELF, .u.src = v };
+		json_array_foreach(v, i, e) {
+			json_t *ce = copy_value(l, e);
+
+			if (!ce) {
+				json_decref(c);
+				return NULL;
+			}
+			r = rec_add(l->d);
+			*r = (struct rec){ .c = c, .k = i, .key_len = REC_INDEX,
+					   .u.src = v };
+			json_array_append_new(c, ce);
+		}
+		return c;
+	default:
+		/* strings and numbers are copied too; true, false and
+		 * null are jansson's shared constants */
+		return json_copy((json_t *)v);
+	}
 }
 
 static int on_alias(struct loader *l, yaml_event_t *ev)
@@ -675,8 +798,18 @@ static int on_alias(struct loader *l, yaml_event_t *ev)
 			       name);
 	}
 	rc = count_nodes(l, a->count, line, col);
+	if (!rc)
+		rc = count_bytes(l, a->bytes, line, col);
 	if (rc)
 		return rc;
+	l->aliased += a->count;
+	rc = check_alias_ratio(l, line, col);
+	if (rc)
+		return rc;
+	if (a->height && l->depth + a->height > l->max_depth)
+		return fail_at(l, line, col,
+			       "alias *%s nests deeper than %zu levels once expanded",
+			       name, l->max_depth);
 	if (f && f->is_map && !f->have_key) {
 		rc = key_from_value(l, a->v, &f->key_off, &f->key_len, line,
 				    col);
@@ -687,7 +820,23 @@ static int on_alias(struct loader *l, yaml_event_t *ev)
 		f->have_key = true;
 		return 0;
 	}
-	return add_value(l, json_incref(a->v), line, col, a->count);
+	if ((f && f->is_map && f->key_merge) ||
+	    (f && !f->is_map && l->depth >= 2 &&
+	     l->stack[l->depth - 2].is_map &&
+	     l->stack[l->depth - 2].key_merge)) {
+		/* A merge source (<<: *a or <<: [*a, *b]) is only read:
+		 * apply_merges copies what it takes, and positions of merged
+		 * members point into the anchored map. */
+		return add_value(l, json_incref(a->v), line, col, a->count,
+				 a->height);
+	}
+	{
+		json_t *v = copy_value(l, a->v);
+
+		if (!v)
+			return KF_EINVAL;
+		return add_value(l, v, line, col, a->count, a->height);
+	}
 }
 
 static int on_start(struct loader *l, yaml_event_t *ev, bool is_map)
@@ -719,6 +868,8 @@ static int on_start(struct loader *l, yaml_event_t *ev, bool is_map)
 		abort();
 	}
 	f->count = 1;
+	f->height = 1;
+	f->bytes0 = l->bytes;
 	f->line = line;
 	f->col = col;
 	f->merge_base = l->nmerges;
@@ -752,7 +903,7 @@ static int apply_merges(struct loader *l, struct frame *f)
 			const char *key = json_object_iter_key(it);
 			size_t klen = json_object_iter_key_len(it);
 			struct rec *r;
-			uint32_t off;
+			uint32_t off = 0;
 			int rc;
 
 			if (json_object_getn(f->node, key, klen))
@@ -760,8 +911,13 @@ static int apply_merges(struct loader *l, struct frame *f)
 			rc = key_store(l, key, klen, &off, f->line, f->col);
 			if (rc)
 				return rc;
-			json_object_setn_nocheck(f->node, key, klen,
-						 json_object_iter_value(it));
+			{
+				json_t *cv = copy_value(l, json_object_iter_value(it));
+
+				if (!cv)
+					return KF_EINVAL;
+				json_object_setn_new_nocheck(f->node, key, klen, cv);
+			}
 			r = rec_add(l->d);
 			r->c = f->node;
 			r->k = 0;
@@ -791,8 +947,9 @@ static int on_end(struct loader *l)
 		return rc;
 	}
 	if (f.anchor)
-		anchor_set(l, f.anchor, json_incref(f.node), f.count);
-	return add_value(l, f.node, f.line, f.col, f.count);
+		anchor_set(l, f.anchor, json_incref(f.node), f.count,
+			   l->bytes - f.bytes0, f.height);
+	return add_value(l, f.node, f.line, f.col, f.count, f.height);
 }
 
 /* ---- the index -------------------------------------------------------- */
@@ -859,13 +1016,23 @@ static void build_index(struct kf_yaml_docs *d)
 			__builtin_prefetch(&d->slots[ring[i % AHEAD]], 1);
 		}
 	}
-	/* Merged members, in order: their source is already indexed. */
+	/* Merged members and the records of alias copies, in order: their
+	 * source is already indexed (a copy of a copy comes after it). */
 	for (size_t i = 0; i < d->nrecs; i++) {
 		struct rec *r = &d->recs[i];
 		const struct rec *o;
 
 		if (r->vline != 0)
 			continue;
+		if (rec_kind(r) == REC_SELF || rec_kind(r) == REC_INDEX) {
+			o = index_find(d, r->u.src, rec_kind(r) == REC_INDEX ? r->k : 0,
+				       rec_kind(r), NULL, 0);
+			r->vline = o ? o->vline : 0;
+			r->vcol = o ? o->vcol : 0;
+			if (o)
+				index_insert(d, i, rec_slot(d, r));
+			continue;
+		}
 		o = index_find(d, r->u.src,
 			       hash_bytes(d->keys + r->key_off, r->key_len), 0,
 			       d->keys + r->key_off, r->key_len);
@@ -940,6 +1107,8 @@ static int run(struct loader *l)
 			dcol = (uint32_t)ev.start_mark.column + 1;
 			l->root = NULL;
 			l->total = 0;
+			l->aliased = 0;
+			l->bytes = 0;
 			break;
 		case YAML_DOCUMENT_END_EVENT:
 			docs_add(l->d, l->root ? l->root : json_null(), dline,
@@ -977,6 +1146,7 @@ int kf_yaml_load_buf(struct kf_yaml_docs **out, const char *name,
 	l.err = err;
 	l.max_nodes = opts && opts->max_nodes ? opts->max_nodes : DEFAULT_MAX_NODES;
 	l.max_depth = opts && opts->max_depth ? opts->max_depth : DEFAULT_MAX_DEPTH;
+	l.max_bytes = opts && opts->max_bytes ? opts->max_bytes : DEFAULT_MAX_BYTES;
 	if (!yaml_parser_initialize(&l.parser)) {
 		fprintf(stderr, "fatal: out of memory\n");
 		abort();

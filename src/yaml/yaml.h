@@ -5,8 +5,9 @@
  * The loader runs on libyaml's event API and resolves scalars the way
  * Kubernetes does (sigs.k8s.io/yaml: YAML 1.1 rules; yes/no/on/off are
  * booleans, 0755 is octal, ~ is null, timestamps stay strings, quoted
- * scalars stay strings). Multi-document streams, anchors and aliases (with a
- * hard expansion limit), merge keys (<<). Duplicate keys, tabs in
+ * scalars stay strings). Multi-document streams, anchors and aliases (an alias
+ * is a deep copy of the anchored value, never a shared one; the node,
+ * depth and byte limits count what aliases expand to), merge keys (<<). Duplicate keys, tabs in
  * indentation, invalid UTF-8 and syntax errors fail with the position.
  *
  * Ownership: a struct kf_yaml_docs owns its documents and their position
@@ -33,7 +34,10 @@ struct kf_yaml_docs;
 struct kf_yaml_opts {
 	size_t max_nodes; /* nodes per document after alias expansion;
 			     0 = default (10M) */
-	size_t max_depth; /* nesting; 0 = default (1000) */
+	size_t max_depth; /* nesting, counting what aliases expand to;
+			     0 = default (1000) */
+	size_t max_bytes; /* scalar text bytes per document after alias
+			     expansion; 0 = default (128 MiB) */
 };
 
 /* Load every document of a file / buffer. `name` is used in positions and

@@ -14,8 +14,17 @@
 # ratios (the no-op is the median of NOOP_RUNS runs, default 5), and the
 # client's own CPU time. A benchmark, not a test: it never fails on timing.
 #
+# KF_SERVER=real runs it against a genuine kube-apiserver (realk8s, one
+# fresh server per tool) instead: the webhook configurations are left out
+# (the real server has no webhook backends), requests are the client
+# requests the server counted (apiserver_request_total; discovery is not
+# counted there), server CPU is the kube-apiserver's, and the floor is that
+# CPU time divided by the cores: the wall time of an install that did
+# nothing but wait for the server's own work.
+#
 # Env: KFBOOT (binary), KF_SOURCE_DIR, KF_DATA_DIR; RETRY_SLEEP (default
-# 20, upstream's); CRD_DELAY (2), DEPLOY_DELAY (3).
+# 20, upstream's); CRD_DELAY (2), DEPLOY_DELAY (3) for the simulator;
+# KF_SERVER (sim or real), KF_REALK8S (the realk8s script).
 set -euo pipefail
 
 KF_SOURCE_DIR=${KF_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -35,8 +44,21 @@ TCK=$(getconf CLK_TCK)
 fail() { echo "bench_apply: $*" >&2; exit 1; }
 now() { date +%s.%N; }
 cpu() { awk -v t="$TCK" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$SIMPID/stat"; }
-requests() { curl -sf "$CTL/kubesim/stats" | jq -r .total; }
-reset() { curl -sf -X POST "$CTL/kubesim/stats/reset" >/dev/null; }
+requests() { stats | jq -r .total; }
+reset() { reset_stats; }
+: "${tmp:?}"
+CORES=$(nproc)
+if [[ $KF_SERVER == real ]]; then
+	need_real
+	"${KUBESIM_PY:-/usr/bin/python3}" - "$MANIFESTS" "$tmp/manifests.yaml" <<'PYEOF'
+import sys
+docs = open(sys.argv[1]).read().split("\n---\n")
+keep = [d for d in docs if "\nkind: MutatingWebhookConfiguration" not in "\n" + d
+        and "\nkind: ValidatingWebhookConfiguration" not in "\n" + d]
+open(sys.argv[2], "w").write("\n---\n".join(keep))
+PYEOF
+	MANIFESTS=$tmp/manifests.yaml
+fi
 sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a - b }'; }
 
 # measure NAME CMD...: sets W (wall s), R (requests), C (server CPU s),
@@ -83,15 +105,20 @@ kubectl_once() { $KUBECTL --kubeconfig "$KC" apply --server-side --force-conflic
 kfboot_apply() { "$KFBOOT" apply -f "$MANIFESTS" --kubeconfig "$KC" --inventory bench -q; }
 
 echo "manifests: $MANIFESTS ($(grep -c '^kind:' "$MANIFESTS") objects)"
-echo "simulator: --crd-delay $CRD_DELAY --deploy-delay $DEPLOY_DELAY; kubectl retry sleep ${RETRY_SLEEP}s"
+if [[ $KF_SERVER == real ]]; then
+	echo "server: realk8s (kube-apiserver v1.32 + etcd), webhook configurations left out; $CORES cores; kubectl retry sleep ${RETRY_SLEEP}s"
+else
+	echo "simulator: --crd-delay $CRD_DELAY --deploy-delay $DEPLOY_DELAY; kubectl retry sleep ${RETRY_SLEEP}s"
+fi
 
-start_sim kfboot --crd-delay "$CRD_DELAY" --deploy-delay "$DEPLOY_DELAY"
+start_server kfboot --crd-delay "$CRD_DELAY" --deploy-delay "$DEPLOY_DELAY"
 measure first kfboot_apply
 kf_w1=$W kf_r1=$R kf_c1=$C kf_u1=$U
 median_noop kfboot_apply
 kf_w2=$W kf_r2=$R kf_c2=$C kf_u2=$U
 
-start_sim kubectl --crd-delay "$CRD_DELAY" --deploy-delay "$DEPLOY_DELAY"
+[[ $KF_SERVER == real ]] && stop_real kfboot # an idle apiserver still costs CPU
+start_server kubectl --crd-delay "$CRD_DELAY" --deploy-delay "$DEPLOY_DELAY"
 measure first kubectl_loop
 ku_w1=$W ku_r1=$R ku_c1=$C ku_u1=$U
 median_noop kubectl_once
@@ -110,6 +137,9 @@ printf '%-28s %12s %12s %10s\n' "no-op re-apply wall (s)" "$kf_w2" "$ku_w2" "$(r
 printf '%-28s %12s %12s %10s\n' "no-op re-apply requests" "$kf_r2" "$ku_r2" "$(ratio "$ku_r2" "$kf_r2")"
 printf '%-28s %12s %12s %10s\n' "no-op server CPU (s)" "$kf_c2" "$ku_c2" "$(ratio "$ku_c2" "$kf_c2")"
 printf '%-28s %12s %12s %10s\n' "no-op client CPU (s)" "$kf_u2" "$ku_u2" "$(ratio "$ku_u2" "$kf_u2")"
+floor() { awk -v c="$1" -v n="$CORES" 'BEGIN { printf "%.2f", c / n }'; }
+printf '%-28s %12s %12s\n' "floor: server CPU / cores (s)" "$(floor "$kf_c1")" "$(floor "$ku_c1")"
+printf '%-28s %12s %12s\n' "first install wall / floor" "$(ratio "$kf_w1" "$(floor "$kf_c1")")" "$(ratio "$ku_w1" "$(floor "$ku_c1")")"
 echo
 echo "(no-op: median of $NOOP_RUNS runs; load average now: $(cut -d' ' -f1-3 /proc/loadavg))"
 echo "kubectl needed $retries retries of the whole apply; its errors: $nomatch 'no matches for kind' / 'ensure CRDs are installed', $webhook 'failed calling webhook'"

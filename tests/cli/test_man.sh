@@ -11,7 +11,7 @@ if ! diff -u "$KF_SOURCE_DIR/docs/kfboot.1" "$tmp"; then
 	exit 1
 fi
 if command -v groff >/dev/null; then
-	warn=$(groff -man -Tutf8 -ww "$tmp" 2>&1 >/dev/null || true)
+	warn=$(groff -man -Tutf8 -ww "$tmp" 2>&1 >/dev/null) || { echo "FAIL: groff failed: $warn" >&2; exit 1; }
 	[ -z "$warn" ] || { echo "FAIL: groff warnings: $warn" >&2; exit 1; }
 fi
 for cmd in validate plan up apply kubeflow; do

@@ -52,7 +52,7 @@ hosts = {h["name"]: h for h in d["hosts"]}
 assert list(hosts) == ["cp1", "w1", "w2"], list(hosts)
 cp = [p["id"] for p in hosts["cp1"]["phases"]]
 assert cp == ["connect", "facts", "preflight", "prepare", "init", "network", "join",
-              "kubeconfig", "labels", "wait", "kubeflow"], cp
+              "kubeconfig", "labels", "wait", "kubeflow", "reconciler"], cp
 w1 = [p["id"] for p in hosts["w1"]["phases"]]
 assert w1 == ["connect", "facts", "preflight", "prepare", "join", "labels"], w1
 cmds = [a.get("command", "") for p in hosts["w1"]["phases"] for a in p["actions"]]

@@ -16,7 +16,7 @@ PROV_NODES=${KF_SOURCE_DIR:?}/tests/nodes/nodes.sh
 prov_need_root() {
 	if [ "$(id -u)" != 0 ]; then
 		echo "SKIP: $(basename "$0") needs root (network namespaces for the test nodes)"
-		exit 0
+		exit 77
 	fi
 }
 

@@ -86,7 +86,7 @@ fi
 start_sim --crd-delay 8 --deploy-delay 6
 echo "# kubesim on $API (control $CTL)"
 
-out=$(k version -o json 2>&1) || true
+out=$(k version -o json 2>&1) || fail "kubectl version exited $?"
 check "kubectl version reaches the server" contains "$out" '"gitVersion": "v1.32.0-kubesim"'
 
 out=$(curl -sS --cacert "$tmp/certs/ca.crt" -w '\n%{http_code}' "$API/api/v1/namespaces")
@@ -143,8 +143,9 @@ EOF
 out=$(k apply --server-side -f "$tmp/ns-crd.yaml" 2>&1)
 check "apply namespace + CRD" contains "$out" 'customresourcedefinition.apiextensions.k8s.io/widgets.example.com serverside-applied'
 out=$(c "$API/apis/example.com/v1/namespaces/demo/widgets")
-check "CR endpoint 404 before the CRD is Established" contains "$out" '"message":"the server could not find the requested resource"'
-out=$(k apply --server-side -f "$tmp/cr.yaml" 2>&1 || true)
+# the real server answers the plain-text 404 of its mux here, not a Status
+check "CR endpoint 404 before the CRD is Established" contains "$out" '^404 page not found$'
+out=$(k apply --server-side -f "$tmp/cr.yaml" 2>&1) && fail "expected an error from: k apply --server-side -f \"\$tmp/cr.yaml\" 2>&1"
 check "kubectl refuses the CR before Established" contains "$out" 'no matches for kind "Widget" in version "example.com/v1"'
 out=$(k get crd widgets.example.com -o jsonpath='{.status.conditions[?(@.type=="Established")].status}')
 check "CRD not Established yet" contains "$out" 'False'
@@ -162,13 +163,13 @@ k apply --server-side -f "$tmp/cr.yaml" >/dev/null 2>&1
 rv2=$(k get widget w1 -n demo -o jsonpath='{.metadata.resourceVersion}')
 check "identical re-apply keeps resourceVersion ($rv1)" eq "$rv1" "$rv2"
 
-out=$(k apply --server-side -f - 2>&1 <<'EOF' || true
+out=$(k apply --server-side -f - 2>&1 <<'EOF'
 apiVersion: v1
 kind: ConfigMap
 metadata: {name: cm-nons, namespace: missing}
 data: {a: "1"}
 EOF
-)
+) && fail "expected an error from: k apply --server-side -f - 2>&1"
 check "object in a missing namespace -> NotFound" contains "$out" 'namespaces "missing" not found'
 
 # apply conflict between two field managers
@@ -182,13 +183,13 @@ metadata:
 data: {color: blue, size: "1"}
 EOF
 k apply --server-side --field-manager=alice -f "$tmp/cm.yaml" >/dev/null
-out=$(k apply --server-side --field-manager=bob -f - 2>&1 <<'EOF' || true
+out=$(k apply --server-side --field-manager=bob -f - 2>&1 <<'EOF'
 apiVersion: v1
 kind: ConfigMap
 metadata: {name: cm1, namespace: demo}
 data: {color: red, size: "1"}
 EOF
-)
+) && fail "expected an error from: k apply --server-side --field-manager=bob -f - 2>&1"
 check "SSA conflict reported with the real message" contains "$out" 'Apply failed with 1 conflict: conflict with "alice": .data.color'
 out=$(k apply --server-side --field-manager=bob --force-conflicts -f - 2>&1 <<'EOF'
 apiVersion: v1
@@ -226,7 +227,7 @@ check "PUT with stale resourceVersion -> 409" contains "$(tail -n1 <<<"$out")" '
 check "stale PUT message" contains "$out" 'Operation cannot be fulfilled on configmaps \\"cm1\\": the object has been modified'
 k get cm cm1 -n demo -o yaml >"$tmp/cm1.yaml"
 sed -i 's/resourceVersion: .*/resourceVersion: "1"/' "$tmp/cm1.yaml"
-out=$(k replace -f "$tmp/cm1.yaml" 2>&1 || true)
+out=$(k replace -f "$tmp/cm1.yaml" 2>&1) && fail "expected an error from: k replace -f \"\$tmp/cm1.yaml\" 2>&1"
 check "kubectl replace with stale resourceVersion -> Conflict" contains "$out" 'the object has been modified'
 
 # create / AlreadyExists / invalid names / namespace mismatch
@@ -234,13 +235,13 @@ out=$(k create configmap proto-cm -n demo --from-literal=a=b 2>&1)
 check "kubectl create configmap (protobuf body)" contains "$out" 'configmap/proto-cm created'
 out=$(k get cm proto-cm -n demo -o jsonpath='{.data.a}')
 check "protobuf body decoded" eq "$out" "b"
-out=$(k create deployment proto-dep -n demo --image=x 2>&1 || true)
+out=$(k create deployment proto-dep -n demo --image=x 2>&1) && fail "expected an error from: k create deployment proto-dep -n demo --image=x 2>&1"
 check "protobuf body of an undecoded kind -> 415" contains "$out" 'kubesim decodes protobuf only for'
 k delete cm proto-cm -n demo >/dev/null
 mkcm() { printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: %s, namespace: demo}\n' "$1" | k create -f - 2>&1; }
-out=$(mkcm cm1 || true)
+out=$(mkcm cm1) && fail "expected an error from: mkcm cm1"
 check "create existing -> AlreadyExists" contains "$out" 'configmaps "cm1" already exists'
-out=$(mkcm Bad_Name || true)
+out=$(mkcm Bad_Name) && fail "expected an error from: mkcm Bad_Name"
 check "invalid name -> Invalid (422)" contains "$out" 'ConfigMap "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name": a lowercase RFC 1123 subdomain'
 out=$(c -X POST -H 'Content-Type: application/json' \
   -d '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x","namespace":"other"}}' \
@@ -303,7 +304,7 @@ check "watch stream: DELETED" grep -q '"type":"DELETED".*"name":"watched"' "$tmp
 # delete
 out=$(k delete widget w1 -n demo 2>&1)
 check "delete CR" contains "$out" 'widget.example.com "w1" deleted'
-out=$(k get widget w1 -n demo 2>&1 || true)
+out=$(k get widget w1 -n demo 2>&1) && fail "expected an error from: k get widget w1 -n demo 2>&1"
 check "deleted CR is NotFound" contains "$out" 'widgets.example.com "w1" not found'
 
 # deployments roll out; webhook refuses guarded kinds until its backend is available
@@ -343,7 +344,7 @@ webhooks:
     resources: [widgets]
 EOF
 k apply --server-side -f "$tmp/webhook.yaml" >/dev/null
-out=$(k apply --server-side -f "$tmp/cr.yaml" 2>&1 || true)
+out=$(k apply --server-side -f "$tmp/cr.yaml" 2>&1) && fail "expected an error from: k apply --server-side -f \"\$tmp/cr.yaml\" 2>&1"
 check "webhook down -> InternalError with the real message shape" contains "$out" 'Internal error occurred: failed calling webhook "guard.example.com": failed to call webhook: Post "https://guard.demo.svc:443/validate?timeout=10s": dial tcp 10.96.[0-9.]*:443: connect: connection refused'
 out=$(k rollout status deployment/guard -n demo --timeout=60s 2>&1)
 check "deployment rolls out" contains "$out" 'successfully rolled out'
@@ -353,7 +354,7 @@ out=$(k apply --server-side -f "$tmp/cr.yaml" 2>&1)
 check "webhook up -> CR accepted" contains "$out" 'widget.example.com/w1 serverside-applied'
 
 # immutable fields, scale and status subresources, strategic merge patch, finalizers
-out=$(k apply --server-side -f - 2>&1 <<'EOF' || true
+out=$(k apply --server-side -f - 2>&1 <<'EOF'
 apiVersion: apps/v1
 kind: Deployment
 metadata: {name: guard, namespace: demo}
@@ -364,7 +365,7 @@ spec:
     spec:
       containers: [{name: guard, image: example.com/guard:1}]
 EOF
-)
+) && fail "expected an error from: k apply --server-side -f - 2>&1"
 check "changing a Deployment selector -> field is immutable" contains "$out" 'spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map\[string\]string{"app":"other"}, MatchExpressions:\[\]v1.LabelSelectorRequirement(nil)}: field is immutable'
 out=$(k scale deployment guard -n demo --replicas=3 2>&1)
 check "kubectl scale (scale subresource)" contains "$out" 'deployment.apps/guard scaled'
@@ -377,7 +378,7 @@ check "status subresource changes only status" eq "$out" "3 7"
 k patch deployment guard -n demo -p '{"spec":{"template":{"spec":{"containers":[{"name":"guard","image":"example.com/guard:2"}]}}}}' >/dev/null
 out=$(k get deploy guard -n demo -o jsonpath='{.spec.template.spec.containers[0].image}')
 check "strategic merge patch merges containers by name" eq "$out" "example.com/guard:2"
-out=$(k patch widget w1 -n demo --type=strategic -p '{"spec":{"size":1}}' 2>&1 || true)
+out=$(k patch widget w1 -n demo --type=strategic -p '{"spec":{"size":1}}' 2>&1) && fail "expected an error from: k patch widget w1 -n demo --type=strategic -p '{\"spec\":{\"size\":1}}' 2>&1"
 check "strategic merge patch on a custom resource -> 415" contains "$out" 'UnsupportedMediaType\|unknown format\|is not supported'
 k apply --server-side -f - >/dev/null <<'EOF'
 apiVersion: v1
@@ -388,7 +389,7 @@ k delete cm held -n demo --wait=false >/dev/null
 out=$(k get cm held -n demo -o jsonpath='{.metadata.deletionTimestamp}')
 check "object with a finalizer stays with deletionTimestamp" test -n "$out"
 k patch cm held -n demo --type=json -p '[{"op":"remove","path":"/metadata/finalizers"}]' >/dev/null
-out=$(k get cm held -n demo 2>&1 || true)
+out=$(k get cm held -n demo 2>&1) && fail "expected an error from: k get cm held -n demo 2>&1"
 check "removing the last finalizer deletes it" contains "$out" 'configmaps "held" not found'
 out=$(c -X DELETE "$API/api/v1/namespaces/demo/configmaps?labelSelector=env")
 check "delete collection returns the deleted list" contains "$out" '"kind":"ConfigMapList"'
@@ -429,7 +430,7 @@ out=$(k delete ns demo --timeout=20s 2>&1)
 check "delete namespace" contains "$out" 'namespace "demo" deleted'
 out=$(k get cm -n demo -o name 2>&1)
 check "namespace content gone" test -z "$out"
-out=$(k delete ns default 2>&1 || true)
+out=$(k delete ns default 2>&1) && fail "expected an error from: k delete ns default 2>&1"
 check "default namespace protected" contains "$out" 'namespaces "default" is forbidden: this namespace may not be deleted'
 stop_sim
 

@@ -42,7 +42,7 @@ calls() { # node program: how many times a stand-in ran `program` to change some
 	kubeadm) re=' kubeadm (init|join|reset|token create)' ;;
 	apt-get) re=' apt-get( -o [^ ]+)* install' ;;
 	esac
-	prov_node_exec "$T" "$1" sh -c "grep -cE '$re' /var/log/kfboot-standins.log || true"
+	prov_node_exec "$T" "$1" sh -c "grep -cE '$re' /var/log/kfboot-standins.log || [ \$? = 1 ]"
 }
 json_check() { /usr/bin/python3 -c "$1" "$2" || fail "$3"; }
 
@@ -171,7 +171,7 @@ done
 
 step "5. an interrupted up resumes"
 kf reset -f "$T/four.yaml" --yes >"$T/out" 2>"$T/err" || fail "reset exited $?"
-inits=$(prov_node_exec "$T" node1 sh -c "grep -c 'kubeadm init' /var/log/kfboot-standins.log || true")
+inits=$(prov_node_exec "$T" node1 sh -c "grep -c 'kubeadm init' /var/log/kfboot-standins.log || [ \$? = 1 ]")
 set +e
 KFBOOT_TEST_KILL_AFTER_PHASE=init up "$T/four.yaml" >"$T/out" 2>"$T/err"
 rc=$?

@@ -24,6 +24,29 @@ except ImportError:  # pragma: no cover
 
 PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public")
 MAX_BODY = 3 * 1024 * 1024
+# etcd refuses a value larger than its --max-request-bytes (1.5 MiB by
+# default); validation caps a Secret's or ConfigMap's data at 1 MiB
+MAX_STORED = 1536 * 1024
+MAX_DATA = 1024 * 1024
+
+
+def check_stored_size(kind, name, obj):
+    """Refuse what a real apiserver + etcd refuse for size."""
+    data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
+    total = 0
+    if kind == "Secret":
+        for v in data.values():
+            total += len(v) * 3 // 4 if isinstance(v, str) else 0
+    elif kind == "ConfigMap":
+        for v in data.values():
+            total += len(v.encode("utf-8")) if isinstance(v, str) else 0
+        for v in (obj.get("binaryData") or {}).values():
+            total += len(v) * 3 // 4 if isinstance(v, str) else 0
+    if total > MAX_DATA:
+        raise ApiError(422, "Invalid", "%s \"%s\" is invalid: data: Too long: must have at most %d bytes"
+                       % (kind, name, MAX_DATA), {"name": name, "kind": kind.lower()})
+    if len(json.dumps(obj, separators=(",", ":"))) > MAX_STORED:
+        raise ApiError(500, "InternalError", "etcdserver: request is too large", {})
 
 DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -54,6 +77,32 @@ def now_ts():
 
 # ---------------------------------------------------------------------- errors
 
+def _default_pod_template(spec):
+    """The defaults the real server's decoder puts into a pod template
+    (k8s.io/kubernetes/pkg/apis/core/v1/defaults.go)."""
+    pod = ((spec.get("template") or {}).get("spec")) if isinstance(spec.get("template"), dict) else None
+    if not isinstance(pod, dict):
+        return
+    pod.setdefault("restartPolicy", "Always")
+    pod.setdefault("terminationGracePeriodSeconds", 30)
+    pod.setdefault("dnsPolicy", "ClusterFirst")
+    pod.setdefault("securityContext", {})
+    pod.setdefault("schedulerName", "default-scheduler")
+    for c in (pod.get("initContainers") or []) + (pod.get("containers") or []):
+        if not isinstance(c, dict):
+            continue
+        c.setdefault("terminationMessagePath", "/dev/termination-log")
+        c.setdefault("terminationMessagePolicy", "File")
+        img = c.get("image") or ""
+        tag = img.rsplit("/", 1)[-1]
+        c.setdefault("imagePullPolicy", "Always" if ("@" not in tag and (":" not in tag or tag.endswith(":latest")))
+                     else "IfNotPresent")
+        c.setdefault("resources", {})
+        for p in c.get("ports") or []:
+            if isinstance(p, dict):
+                p.setdefault("protocol", "TCP")
+
+
 class ApiError(Exception):
     def __init__(self, code, reason, message, details=None, headers=None):
         Exception.__init__(self, message)
@@ -65,7 +114,9 @@ class ApiError(Exception):
 
     def status(self):
         s = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-             "message": self.message, "reason": self.reason, "code": self.code}
+             "message": self.message, "code": self.code}
+        if self.reason is not None:  # the real server leaves out an empty reason
+            s["reason"] = self.reason
         if self.details is not None:
             s["details"] = self.details
         return s
@@ -245,6 +296,7 @@ class Api(object):
         self.cv.notify_all()
 
     def _store(self, rdef, ns, name, obj, managed, etype, old=None):
+        check_stored_size(obj.get("kind"), name, obj)
         rv = self._bump()
         obj["metadata"]["resourceVersion"] = str(rv)
         if managed is not None:
@@ -495,13 +547,15 @@ class Api(object):
             unknown = ["metadata." + k for k in md if k not in META_FIELDS]
             allowed = TOP_FIELDS.get(rdef.gr, DEFAULT_TOP)
             unknown += [k for k in obj if k not in allowed and k not in COMMON_TOP]
-            if unknown and strict:
+            if unknown and (strict or ssa):  # apply: always, whatever fieldValidation says
                 if ssa:
-                    raise bad_request("failed to create typed patch object (%s; %s, Kind=%s): "
-                                      ".%s: field not declared in schema"
-                                      % ((md.get("namespace", "") + "/" if rdef.namespaced
-                                          else "/") + name, rdef.api_version, rdef.kind,
-                                         unknown[0]))
+                    # The real server: HTTP 500, no reason, the namespace as
+                    # the body gives it, the core group written as "/v1".
+                    raise ApiError(500, None, "failed to create typed patch object (%s/%s; %s, Kind=%s): "
+                                   ".%s: field not declared in schema"
+                                   % (ssa[1] if isinstance(ssa, tuple) else md.get("namespace", ""), name,
+                                      rdef.api_version if rdef.group else "/" + rdef.api_version,
+                                      rdef.kind, unknown[0]), {})
                 raise bad_request('%s in version "%s" cannot be handled as a %s: strict '
                                   'decoding error: %s'
                                   % (rdef.kind, rdef.version, rdef.kind,
@@ -523,16 +577,19 @@ class Api(object):
                             total -= len(v) - len(v) * 3 // 4
             if total > 1048576:
                 errs.append(("[]", "FieldValueTooLong",
-                             "Too long: must have at most 1048576 bytes"))
-        if old is not None:
+                             "Too long: may not be more than 1048576 bytes"))
+        workload = rdef.gr[0] == "apps" and rdef.gr[1] in ("deployments", "statefulsets", "daemonsets",
+                                                            "replicasets")
+        if old is not None and not workload:
             errs += _immutable(rdef, obj, old)
         if rdef.gr == ("apiextensions.k8s.io", "customresourcedefinitions"):
             errs += self._validate_crd(obj, old)
         elif rdef.gr == ("", "services"):
             errs += _validate_service(obj)
-        elif rdef.gr[0] == "apps" and rdef.gr[1] in ("deployments", "statefulsets", "daemonsets",
-                                                      "replicasets"):
+        elif workload:
             errs += _validate_workload(obj)
+            if old is not None:  # after the spec checks, as the real ValidateXUpdate orders them
+                errs += _immutable(rdef, obj, old)
         elif not rdef.builtin and rdef.schema is not None:
             import kschema
             errs += kschema.validate(obj, rdef.schema, strict)
@@ -675,6 +732,9 @@ class Api(object):
                     spec.setdefault("strategy", {"type": "RollingUpdate",
                                                  "rollingUpdate": {"maxSurge": "25%",
                                                                    "maxUnavailable": "25%"}})
+                _default_pod_template(spec)
+                if old is None:
+                    obj.setdefault("status", {})  # the real server stores an empty status
                 if gr[1] == "statefulsets":
                     spec.setdefault("podManagementPolicy", "OrderedReady")
                     spec.setdefault("updateStrategy", {"type": "RollingUpdate",
@@ -904,7 +964,7 @@ class Api(object):
                 start = (c["ns"], c["name"])
                 list_rv = c["rv"]
             except Exception:
-                raise bad_request("continue key is not valid: illegal base64 data")
+                raise bad_request("invalid continue token: continue key is not valid: illegal base64 data")
         with self.lock:
             items = []
             b = self.data.get(rdef.gr) or {}
@@ -1036,12 +1096,16 @@ class Api(object):
         strict = q.get("fieldValidation", "") == "Strict"
         if ctype == "application/apply-patch+yaml":
             return self.apply(rdef, ns, name, body, q, dry_run, sub)
+        if "force" in q:  # the real server refuses it, even force=false
+            raise ApiError(422, "Invalid", 'PatchOptions.meta.k8s.io "" is invalid: force: '
+                           "Forbidden: may not be specified for non-apply patch",
+                           {"group": "meta.k8s.io", "kind": "PatchOptions",
+                            "causes": [{"reason": "FieldValueForbidden",
+                                        "message": "Forbidden: may not be specified for non-apply patch",
+                                        "field": "force"}]})
         if ctype not in ("application/merge-patch+json", "application/strategic-merge-patch+json",
                          "application/json-patch+json"):
-            raise ApiError(415, "UnsupportedMediaType",
-                           "the body of the request was in an unknown format - accepted media "
-                           "types include: application/json-patch+json, "
-                           "application/merge-patch+json, application/apply-patch+yaml", {})
+            raise ApiError(415, "UnsupportedMediaType", "415: Unsupported Media Type", {})
         patch = self.decode_body(body, ctype)
         with self.lock:
             e = self._get(rdef.gr, ns, name)
@@ -1102,6 +1166,7 @@ class Api(object):
                               "type map[string]interface {}")
         self._check_type(cfg, rdef, body, "apply")
         md = cfg["metadata"]
+        body_ns = md.get("namespace", "") if isinstance(md, dict) else ""  # for error messages
         if md.get("name") is not None and md.get("name") != name:
             raise bad_request("the name of the object (%s) does not match the name on the URL "
                               "(%s)" % (md.get("name"), name))
@@ -1145,14 +1210,16 @@ class Api(object):
                 new["metadata"]["namespace"] = ns
             if e is None:
                 self._admit_webhooks("CREATE", rdef, ns, new, phase="mutating")
-                self.validate(rdef, new, None, strict, ssa=True)
+                self.validate(rdef, new, None, strict, ssa=("apply", body_ns))
                 if rdef.status_sub and rdef.gr != ("", "namespaces"):
                     new.pop("status", None)
                 self.default(rdef, new, None)
                 self._finish(rdef, new, None)
                 self._admit_webhooks("CREATE", rdef, ns, new, phase="validating")
                 if dry_run:
-                    new["metadata"]["managedFields"] = kssa.render_managed(managed)
+                    # The real server answers a dry-run apply that would
+                    # create the object without managedFields.
+                    new["metadata"].pop("managedFields", None)
                     return new, True
                 ne = self._store(rdef, ns, name, new, managed, "ADDED")
                 self._after_write(rdef, ns, name, ne, None)
@@ -1160,7 +1227,7 @@ class Api(object):
             old = e.obj
             if sub != "status":
                 self._admit_webhooks("UPDATE", rdef, ns, new, sub, phase="mutating")
-                self.validate(rdef, new, old, strict, ssa=True)
+                self.validate(rdef, new, old, strict, ssa=("apply", body_ns))
                 self.default(rdef, new, old)
             status_val = new.get("status")
             self._finish(rdef, new, e)
@@ -1215,9 +1282,9 @@ class Api(object):
                 ne = self._store(rdef, "", name, new, e.managed, "MODIFIED", e.obj)
                 self.sched.after(self.opts.ns_delete_delay, lambda: self._finish_ns_delete(name))
                 return ne.obj
-            if dry_run:
-                return e.obj
             fins = e.obj["metadata"].get("finalizers") or []
+            if dry_run:
+                return e.obj if fins else None
             if fins:
                 # like the real server: mark for deletion, keep it until finalizers are gone
                 if e.obj["metadata"].get("deletionTimestamp"):

@@ -466,9 +466,12 @@ def update_ownership(old, new, managed, manager, api_version, now, ctx, subresou
 
 
 def render_managed(managed, order=None):
-    """managedFields list for the object (stable order: first-seen)."""
+    """managedFields list for the object, in the real server's order
+    (sortEncodedManagedFields): Apply entries before Update entries, then
+    by time (oldest first; one-second resolution), then manager name, then
+    subresource."""
     out = []
-    keys = list(managed.keys())
+    keys = sorted(managed.keys(), key=lambda k: (k[1], (managed[k].get("time") or "")[:19], k[0], k[2]))
     for key in keys:
         manager, operation, sub = key
         e = managed[key]

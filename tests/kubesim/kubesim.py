@@ -540,19 +540,26 @@ class Sim(object):
             with api.lock:
                 d = reg.api_group(data)
             if d is None:
-                raise kapi.no_resource()
+                return _page_not_found(h)
             return h.send_json(200, d)
         if kind == "gv":
             with api.lock:
                 d = reg.api_resource_list(*data)
             if d is None:
-                raise kapi.no_resource()
+                return _page_not_found(h)
             return h.send_json(200, d)
         if kind != "res":
             raise kapi.no_resource()
         group, version, ns, resource, name, sub = data
         with api.lock:
             rdef = reg.lookup(group, version, resource)
+            builtin_gv = rdef is not None or not group or \
+                any(d.builtin for d in reg.resources_in(group, version) or [])
+        if rdef is None and not builtin_gv:
+            # A group/version nobody serves, or served by CRDs of which none
+            # (Established) has this resource: the real server's
+            # apiextensions handler falls through to the mux's plain 404.
+            return _page_not_found(h)
         if rdef is None:
             raise kapi.no_resource()
         if ns is not None and not rdef.namespaced:
@@ -574,7 +581,12 @@ class Sim(object):
                                "resource", {})
         dry = q.get("dryRun")
         if dry not in (None, "", "All") and method != "GET":
-            raise kapi.bad_request('Invalid dry run value: %s, only "All" is supported' % dry)
+            opts = {"POST": "CreateOptions", "PUT": "UpdateOptions", "PATCH": "PatchOptions",
+                    "DELETE": "DeleteOptions"}.get(method, "CreateOptions")
+            msg = 'Unsupported value: []string{"%s"}: supported values: "All"' % dry
+            raise ApiError(422, "Invalid", '%s.meta.k8s.io "" is invalid: dryRun: %s' % (opts, msg),
+                           {"group": "meta.k8s.io", "kind": opts,
+                            "causes": [{"reason": "FieldValueNotSupported", "message": msg, "field": "dryRun"}]})
         dry_run = dry == "All"
         fv = q.get("fieldValidation")
         if fv not in (None, "", "Ignore", "Warn", "Strict"):
@@ -592,6 +604,9 @@ class Sim(object):
                 return self.send_obj(h, 200, rdef, obj, accept, q)
             if q.get("watch") in ("1", "true", "True"):
                 return self.serve_watch(h, rdef, nsv, q)
+            if q.get("resourceVersionMatch") == "Exact" and (q.get("resourceVersion") or "").isdigit() \
+                    and int(q["resourceVersion"]) < api.oldest_rv - 1:
+                raise ApiError(410, "Expired", "The resourceVersion for the provided list is too old.", {})
             items, meta = api.list(rdef, nsv, q.get("labelSelector"), q.get("fieldSelector"),
                                    int(q.get("limit") or 0), q.get("continue"))
             return self.send_list(h, rdef, items, meta, accept, q)
@@ -846,6 +861,11 @@ def _scale(rdef, obj):
                          "creationTimestamp": obj["metadata"].get("creationTimestamp")},
             "spec": {"replicas": spec.get("replicas", 0)},
             "status": {"replicas": st.get("replicas", 0), "selector": sel_s}}
+
+
+def _page_not_found(h):
+    """What the real server's mux answers for a path no API group serves."""
+    return h.send_bytes(404, b"404 page not found\n", "text/plain; charset=utf-8")
 
 
 def _ua_manager(ua):

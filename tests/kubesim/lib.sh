@@ -1,18 +1,33 @@
-# lib.sh - shell helpers for tests and benchmarks that run kubesim.
-# Source it after setting KF_SOURCE_DIR. Sourcing makes a scratch directory
-# $tmp and a list pids=() of background processes; both are cleaned up on
-# exit. fail() must exist before start_sim is called.
+# lib.sh - shell helpers for tests and benchmarks that run kubesim or a
+# genuine kube-apiserver (realk8s). Source it after setting KF_SOURCE_DIR.
+# Sourcing makes a scratch directory $tmp and a list pids=() of background
+# processes; both are cleaned up on exit (and every realk8s started here is
+# stopped). fail() must exist before a server is started.
 #
 #   kubesim_certs                 make the throwaway CA and certificates in $tmp/certs
 #   start_sim NAME [ARGS...]      start a simulator; sets KC (kubeconfig),
 #                                 CTL (control URL) and SIMPID
-#   stats / reset_stats / writes  the simulator's request counters
+#   start_real NAME               start realk8s (kube-apiserver + etcd); sets KC
+#                                 and SIMPID (the apiserver's pid); CTL is empty
+#   stop_real NAME                stop that realk8s before the script ends
+#   start_server NAME [ARGS...]   the server $KF_SERVER names (sim, the default,
+#                                 or real); ARGS go to the simulator only
+#   need_real                     exit 77 (skipped) unless realk8s can run here
+#   sim_only WHAT                 true on the simulator; on the real server
+#                                 prints "sim only: WHAT" and returns 1
+#   stats / reset_stats / writes  request counters of the current server: the
+#                                 simulator's own, or for realk8s the client
+#                                 requests in apiserver_request_total
 # shellcheck shell=bash disable=SC2154
 
 tmp=$(mktemp -d)
 pids=()
+realdirs=()
+KF_SERVER=${KF_SERVER:-sim}
+REALK8S=${KF_REALK8S:-$KF_SOURCE_DIR/../shared/realk8s/realk8s}
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for d in "${realdirs[@]}"; do bash "$REALK8S" stop "$d" >/dev/null 2>&1 || true; done
 	wait 2>/dev/null || true
 	rm -rf "$tmp"
 }
@@ -47,6 +62,100 @@ start_sim() {
 	SIMPID=$(cat "$tmp/$name/pid")
 }
 
-stats() { curl -sf "$CTL/kubesim/stats"; }
-reset_stats() { curl -sf -X POST "$CTL/kubesim/stats/reset" >/dev/null; }
 writes() { stats | jq -r '.writes'; }
+
+need_real() {
+	if ! bash "$REALK8S" available >/dev/null 2>&1; then
+		echo "SKIP: realk8s is not available here ($REALK8S)"
+		exit 77
+	fi
+}
+
+sim_only() {
+	[[ $KF_SERVER == sim ]] && return 0
+	echo "sim only: $* (skipped on the real server)"
+	return 1
+}
+
+# The binaries are unpacked once per build tree (about 130 MB) and linked
+# into each server's directory; realk8s reuses binaries it finds there.
+realk8s_bins() {
+	local cache=${KF_BUILD_DIR:-$tmp}/realk8s-cache b
+	mkdir -p "$cache"
+	(
+		flock 9
+		for b in kube-apiserver etcd; do
+			[[ -x $cache/$b ]] && continue
+			xz -dc "$(dirname "$REALK8S")/$b.xz" >"$cache/$b.tmp" && chmod 0755 "$cache/$b.tmp" && mv "$cache/$b.tmp" "$cache/$b"
+		done
+	) 9>"$cache/.lock"
+	echo "$cache"
+}
+
+start_real() {
+	local name=$1 cache env
+	need_real
+	cache=$(realk8s_bins)
+	mkdir -p "$tmp/$name/bin"
+	ln -sf "$cache/kube-apiserver" "$cache/etcd" "$tmp/$name/bin/"
+	realdirs+=("$tmp/$name")
+	env=$(bash "$REALK8S" start "$tmp/$name" 2>"$tmp/$name/start.err") ||
+		{ cat "$tmp/$name/start.err"; tail -20 "$tmp/$name/logs/kube-apiserver.log" 2>/dev/null; fail "realk8s $name did not start"; }
+	# shellcheck disable=SC2034
+	KC=$(sed -n 's/^export KUBECONFIG=//p' <<<"$env")
+	# shellcheck disable=SC2034
+	SIMPID=$(sed -n 's/^export REALK8S_APISERVER_PID=//p' <<<"$env")
+	CTL=
+	reset_stats
+}
+
+# stop_real NAME: stop a realk8s this script started (frees its CPU and memory early).
+stop_real() {
+	bash "$REALK8S" stop "$tmp/$1" >/dev/null 2>&1 || true
+}
+
+start_server() {
+	local name=$1
+	shift
+	case $KF_SERVER in
+	sim) start_sim "$name" "$@" ;;
+	real) start_real "$name" ;;
+	*) fail "KF_SERVER must be sim or real, not '$KF_SERVER'" ;;
+	esac
+}
+
+# Client requests counted by the real server, as "VERB[/dry] n" lines: the
+# apiserver's own loopback requests (system_client) are left out.
+real_counts() {
+	kubectl --kubeconfig "$KC" get --raw /metrics | awk '
+		/^apiserver_request_total\{/ && /component="apiserver"/ && /system_client=""/ {
+			match($0, /verb="[A-Z]+"/); v = substr($0, RSTART + 6, RLENGTH - 7)
+			if ($0 ~ /dry_run="All"/) v = v "/dry"
+			n[v] += $NF
+		}
+		END { for (v in n) print v, n[v] }'
+}
+
+real_stats() {
+	local base
+	base=$tmp/realcounts.$(basename "$(dirname "$KC")")
+	real_counts | awk -v base="$base" '
+		BEGIN { while ((getline l < base) > 0) { split(l, f, " "); b[f[1]] = f[2] } }
+		{ d[$1] = $2 - b[$1] }
+		END {
+			for (v in d) { t += d[v]; if (v ~ /^(POST|PUT|PATCH|APPLY|DELETE|DELETECOLLECTION)$/) w += d[v] }
+			printf "{\"total\": %d, \"writes\": %d, \"storage_writes\": %d, \"requests\": {\"delete\": %d, \"apply\": %d, \"list\": %d, \"get\": %d}}\n",
+				t, w, w, d["DELETE"], d["APPLY"], d["LIST"], d["GET"]
+		}'
+}
+
+stats() {
+	if [[ -z $CTL ]]; then real_stats; else curl -sf "$CTL/kubesim/stats"; fi
+}
+reset_stats() {
+	if [[ -z $CTL ]]; then
+		real_counts >"$tmp/realcounts.$(basename "$(dirname "$KC")")"
+	else
+		curl -sf -X POST "$CTL/kubesim/stats/reset" >/dev/null
+	fi
+}

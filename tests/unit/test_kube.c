@@ -423,6 +423,86 @@ static void test_kube_validate__bad_yaml_and_duplicates(void **state)
 	kf_discovery_free(d);
 }
 
+/* Many objects, a few defined three times: each later definition is
+ * reported once, against the first (sorted detection, not pairwise), and
+ * objects that differ only by namespace or kind are not duplicates. */
+static void test_kube_validate__duplicates_among_many(void **state)
+{
+	struct kf_buf b = KF_BUF_INIT;
+	struct kf_objset set = KF_OBJSET_INIT;
+	struct kf_diags dg = KF_DIAGS_INIT;
+	struct kf_discovery *d = builtin_discovery();
+	const int n = 20000;
+	char *s;
+
+	/* cm-i in ns-(i % 7); cm-0 and cm-1 again at the end, cm-0 a third
+	 * time; a Deployment cm-0 and a cm-0 in another namespace are not
+	 * duplicates */
+	for (int i = 0; i < n - 2; i++)
+		kf_buf_addf(&b, "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm-%d, namespace: ns-%d}\n",
+			    i, i % 7);
+	kf_buf_adds(&b, "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm-0, namespace: ns-0}\n"
+		    "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm-1, namespace: ns-1}\n");
+	kf_buf_adds(&b, "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm-0, namespace: ns-0}\n"
+		    "---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: cm-0, namespace: ns-0}\n"
+		    "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm-0, namespace: ns-9}\n");
+	assert_int_equal(kf_objset_load_buf(&set, "many.yaml", b.buf, b.len, &dg, NULL), 0);
+	assert_int_equal(kf_objset_resolve(&set, d, "default", &dg), KF_EINVAL);
+	/* cm-0: 2 later copies; cm-1: 1 later copy. Pairwise detection
+	 * reported cm-0's third copy twice (against each earlier one). */
+	assert_int_equal(dg.n, 3);
+	kf_diags_sort(&dg);
+	for (size_t i = 0; i < dg.n; i++) {
+		s = kf_diag_str(&dg.v[i]);
+		assert_non_null(strstr(s, "is defined twice (first at many.yaml:"));
+		if (strstr(s, "ns-0/cm-0 "))
+			assert_non_null(strstr(s, "(first at many.yaml:2:1)"));
+		free(s);
+	}
+	kf_objset_release(&set);
+	kf_diags_release(&dg);
+	kf_discovery_free(d);
+	kf_buf_release(&b);
+}
+
+/* kubectl diff's masking: values never shown, changes still visible. */
+static void test_kube_diff__secrets_masked_like_kubectl(void **state)
+{
+	json_t *live = json_loads("{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{\"name\":\"s\"},"
+				  "\"data\":{\"same\":\"c2FtZQ==\",\"changed\":\"b2xk\",\"gone\":\"eA==\"}}", 0, NULL);
+	json_t *merged = json_loads("{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{\"name\":\"s\"},"
+				    "\"data\":{\"same\":\"c2FtZQ==\",\"changed\":\"bmV3\",\"added\":\"eQ==\"},"
+				    "\"stringData\":{\"password\":\"hunter2\"}}", 0, NULL);
+	json_t *cm = json_loads("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"data\":{\"k\":\"visible\"}}", 0, NULL);
+	json_t *want_live = json_loads("{\"same\":\"***\",\"changed\":\"*** (before)\",\"gone\":\"***\"}", 0, NULL);
+	json_t *want_merged = json_loads("{\"same\":\"***\",\"changed\":\"*** (after)\",\"added\":\"***\"}", 0, NULL);
+	struct kf_buf out = KF_BUF_INIT;
+	char *a, *b;
+
+	kf_diff_mask_secrets(live, merged);
+	assert_true(json_equal(json_object_get(live, "data"), want_live));
+	assert_true(json_equal(json_object_get(merged, "data"), want_merged));
+	assert_string_equal(json_string_value(json_object_get(json_object_get(merged, "stringData"), "password")),
+			    "***");
+	kf_diff_mask_secrets(NULL, cm);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(cm, "data"), "k")), "visible");
+	a = json_dumps(live, JSON_INDENT(1) | JSON_SORT_KEYS);
+	b = json_dumps(merged, JSON_INDENT(1) | JSON_SORT_KEYS);
+	assert_true(kf_diff_text(&out, "live", a, "merged", b));
+	assert_null(strstr(out.buf, "b2xk"));
+	assert_null(strstr(out.buf, "bmV3"));
+	assert_null(strstr(out.buf, "hunter2"));
+	assert_non_null(strstr(out.buf, "-  \"changed\": \"*** (before)\""));
+	free(a);
+	free(b);
+	kf_buf_release(&out);
+	json_decref(live);
+	json_decref(merged);
+	json_decref(cm);
+	json_decref(want_live);
+	json_decref(want_merged);
+}
+
 /* ---- applyset, selectors --------------------------------------------- */
 
 static void test_kube_applyset__id_matches_kubectl(void **state)
@@ -906,6 +986,8 @@ int main(void)
 		cmocka_unit_test(test_kube_order__prereqs_first_webhooks_last_waves_win),
 		cmocka_unit_test(test_kube_validate__every_problem_with_position),
 		cmocka_unit_test(test_kube_validate__bad_yaml_and_duplicates),
+		cmocka_unit_test(test_kube_validate__duplicates_among_many),
+		cmocka_unit_test(test_kube_diff__secrets_masked_like_kubectl),
 		cmocka_unit_test(test_kube_applyset__id_matches_kubectl),
 		cmocka_unit_test(test_kube_applyset__group_kinds_sorted_unique),
 		cmocka_unit_test(test_kube_selector__checks_label_syntax),

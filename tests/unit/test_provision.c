@@ -384,7 +384,8 @@ static void test_provision_journal__resume_after_an_interrupted_run(void **state
 static void test_provision_phases__order_and_scope(void **state)
 {
 	static const char *const want[] = { "connect", "facts", "preflight", "prepare", "init",
-					    "network", "join", "kubeconfig", "labels", "wait", "kubeflow" };
+					    "network", "join", "kubeconfig", "labels", "wait", "kubeflow",
+					    "reconciler" };
 	struct kf_cluster *c = load(LAB);
 	const struct kf_host *cp = kf_cluster_host(c, "cp1"), *w1 = kf_cluster_host(c, "w1");
 

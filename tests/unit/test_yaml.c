@@ -388,7 +388,7 @@ static void test_yaml_pos__columns_count_characters(void **state)
 
 /* ---- anchors, aliases, merge keys ------------------------------------- */
 
-static void test_yaml_alias__shares_value_and_position(void **state)
+static void test_yaml_alias__copies_value_and_position(void **state)
 {
 	static const char text[] = "base: &b\n"
 				   "  x: 1\n"
@@ -397,16 +397,145 @@ static void test_yaml_alias__shares_value_and_position(void **state)
 	struct kf_yaml_docs *d = load_ok(text);
 	json_t *root = kf_yaml_doc(d, 0);
 	json_t *list = json_object_get(root, "list");
-	struct kf_pos p;
+	struct kf_pos p, k;
 
-	assert_ptr_equal(json_object_get(root, "base"),
-			 json_object_get(root, "copy"));
+	/* an alias is a copy: equal, never the same value */
+	assert_ptr_not_equal(json_object_get(root, "base"),
+			     json_object_get(root, "copy"));
+	assert_true(json_equal(json_object_get(root, "base"),
+			       json_object_get(root, "copy")));
+	assert_ptr_not_equal(json_array_get(list, 0), json_array_get(list, 1));
 	assert_true(kf_yaml_member_pos(d, root, "copy", NULL, &p));
 	assert_pos(p, 3, 7); /* where the alias is */
 	assert_true(kf_yaml_pos(d, json_object_get(root, "copy"), &p));
-	assert_pos(p, 1, 7); /* where the anchored node starts: its anchor */
+	assert_pos(p, 1, 7); /* the copy itself: where the anchored node is */
+	assert_true(kf_yaml_pos(d, json_object_get(root, "base"), &p));
+	assert_pos(p, 1, 7);
+	assert_true(kf_yaml_member_pos(d, json_object_get(root, "copy"), "x",
+				       &k, &p));
+	assert_pos(k, 2, 3); /* and what is in it where it is written */
+	assert_pos(p, 2, 6);
 	assert_string_equal(json_string_value(json_array_get(list, 1)), "str");
 	kf_yaml_free(d);
+}
+
+/* Changing the value reached through one path must not change the other:
+ * the ApplySet part-of label added to metadata.labels never reaches a
+ * selector written as an alias of the same map. */
+static void test_yaml_alias__copy_is_not_shared(void **state)
+{
+	static const char text[] =
+		"metadata:\n"
+		"  labels: &l {app: web}\n"
+		"spec:\n"
+		"  selector:\n"
+		"    matchLabels: *l\n";
+	struct kf_yaml_docs *d = load_ok(text);
+	json_t *root = kf_yaml_doc(d, 0);
+	json_t *labels = json_object_get(json_object_get(root, "metadata"),
+					 "labels");
+	json_t *sel = json_object_get(json_object_get(json_object_get(root, "spec"),
+						      "selector"),
+				      "matchLabels");
+
+	json_object_set_new(labels, "applyset.kubernetes.io/part-of",
+			    json_string("applyset-x"));
+	assert_int_equal(json_object_size(sel), 1);
+	assert_null(json_object_get(sel, "applyset.kubernetes.io/part-of"));
+	assert_int_equal(json_object_size(labels), 2);
+	kf_yaml_free(d);
+}
+
+static void test_yaml_alias__merge_copies_values(void **state)
+{
+	static const char text[] =
+		"base: &b {inner: {a: 1}}\n"
+		"one: {<<: *b}\n"
+		"two: {<<: [*b]}\n";
+	struct kf_yaml_docs *d = load_ok(text);
+	json_t *root = kf_yaml_doc(d, 0);
+	json_t *b = json_object_get(json_object_get(root, "base"), "inner");
+	json_t *one = json_object_get(json_object_get(root, "one"), "inner");
+	json_t *two = json_object_get(json_object_get(root, "two"), "inner");
+
+	assert_ptr_not_equal(b, one);
+	assert_ptr_not_equal(b, two);
+	assert_ptr_not_equal(one, two);
+	json_object_set_new(one, "x", json_true());
+	assert_int_equal(json_object_size(b), 1);
+	assert_int_equal(json_object_size(two), 1);
+	kf_yaml_free(d);
+}
+
+/* A chain of aliases, each one level deeper, nests as deep as the chain:
+ * the depth limit counts it, with the alias's position, at once. */
+static void test_yaml_alias__deep_chain_refused(void **state)
+{
+	struct kf_buf b = KF_BUF_INIT;
+	char *m;
+
+	kf_buf_adds(&b, "a0: &a0 [x]\n");
+	for (int i = 1; i < 20000; i++)
+		kf_buf_addf(&b, "a%d: &a%d [*a%d]\n", i, i, i - 1);
+	m = load_err(b.buf, b.len, NULL);
+	/* each level copies the whole chain below it: the alias ratio (or
+	 * the depth limit) stops it long before it is deep enough to hurt */
+	assert_true(kf_str_startswith(m, "t.yaml:"));
+	assert_true(strstr(m, "excessive aliasing") ||
+		    strstr(m, "nests deeper than 1000 levels"));
+	free(m);
+	kf_buf_release(&b);
+}
+
+static void test_yaml_alias__depth_counts_expansion(void **state)
+{
+	static const char text[] = "a: &a [[[x]]]\nb: [[*a]]\n";
+	struct kf_yaml_opts o = { 0, 5, 0 };
+	struct kf_yaml_docs *d = NULL;
+	char *m = load_err(text, strlen(text), &o);
+
+	/* root map, [, [ and the three levels of *a: 6 */
+	assert_string_equal(m, "t.yaml:2:6: alias *a nests deeper than 5 levels once expanded");
+	free(m);
+	o.max_depth = 6;
+	assert_int_equal(kf_yaml_load_buf(&d, "t.yaml", text, strlen(text), &o,
+					  NULL),
+			 0);
+	kf_yaml_free(d);
+}
+
+static void test_yaml_alias__bytes_limit_counts_aliases(void **state)
+{
+	static const char text[] = "a: &a 0123456789\nb: [*a, *a]\n";
+	struct kf_yaml_opts o = { 0, 0, 25 };
+	struct kf_yaml_docs *d = NULL;
+	char *m = load_err(text, strlen(text), &o);
+
+	/* a b: 2 bytes of keys, 10 of value, then each *a adds 10 */
+	assert_string_equal(m, "t.yaml:2:9: document holds more than 25 bytes of text once aliases are expanded (limit reached)");
+	free(m);
+	o.max_bytes = 32;
+	assert_int_equal(kf_yaml_load_buf(&d, "t.yaml", text, strlen(text), &o,
+					  NULL),
+			 0);
+	kf_yaml_free(d);
+}
+
+static void test_yaml_alias__node_limit_still_applies(void **state)
+{
+	struct kf_buf b = KF_BUF_INIT;
+	struct kf_yaml_opts o = { 5000, 0, 0 };
+	char *m;
+
+	/* few aliases of a big map: within the ratio, beyond the limit */
+	kf_buf_adds(&b, "a: &a {");
+	for (int i = 0; i < 2000; i++)
+		kf_buf_addf(&b, "%sk%d: v", i ? ", " : "", i);
+	kf_buf_adds(&b, "}\nb: *a\n");
+	m = load_err(b.buf, b.len, &o);
+	assert_true(kf_str_startswith(m, "t.yaml:2:4: document expands to more than 5000 nodes"));
+	free(m);
+	kf_buf_release(&b);
 }
 
 static void test_yaml_merge__explicit_keys_and_earlier_maps_win(void **state)
@@ -472,9 +601,10 @@ static void test_yaml_alias__billion_laughs_fails_fast(void **state)
 	secs = (double)(t1.tv_sec - t0.tv_sec) +
 	       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	assert_true(secs < 0.1);
-	assert_non_null(strstr(m, "more than 10000000 nodes"));
-	/* g (line 7) is the first level beyond ten million nodes */
-	assert_true(kf_str_startswith(m, "t.yaml:7:"));
+	/* go-yaml's alias ratio (what Kubernetes enforces) stops it at d:
+	 * past 1,000 nodes of which more than 99% come from aliases */
+	assert_non_null(strstr(m, "excessive aliasing"));
+	assert_true(kf_str_startswith(m, "t.yaml:4:"));
 	free(m);
 	kf_buf_release(&b);
 }
@@ -482,7 +612,7 @@ static void test_yaml_alias__billion_laughs_fails_fast(void **state)
 static void test_yaml_alias__limit_is_configurable(void **state)
 {
 	static const char text[] = "a: &a [1, 2, 3]\nb: [*a, *a]\n";
-	struct kf_yaml_opts small = { 8, 0 }, opts = { 15, 0 };
+	struct kf_yaml_opts small = { 8, 0, 0 }, opts = { 15, 0, 0 };
 	struct kf_yaml_docs *d = NULL;
 	char *m = load_err(text, strlen(text), &small);
 
@@ -513,7 +643,7 @@ static void test_yaml_error__invalid_utf8_has_position(void **state)
 static void test_yaml_error__depth_limit(void **state)
 {
 	static const char text[] = "a:\n  b:\n    - [1]\n";
-	struct kf_yaml_opts o = { 0, 3 };
+	struct kf_yaml_opts o = { 0, 3, 0 };
 	char *m = load_err(text, strlen(text), &o);
 
 	assert_string_equal(m, "t.yaml:3:7: nesting deeper than 3 levels");
@@ -801,7 +931,13 @@ int main(void)
 		cmocka_unit_test(test_yaml_pos__array_elements_and_nesting),
 		cmocka_unit_test(test_yaml_pos__multi_document),
 		cmocka_unit_test(test_yaml_pos__columns_count_characters),
-		cmocka_unit_test(test_yaml_alias__shares_value_and_position),
+		cmocka_unit_test(test_yaml_alias__copies_value_and_position),
+		cmocka_unit_test(test_yaml_alias__copy_is_not_shared),
+		cmocka_unit_test(test_yaml_alias__merge_copies_values),
+		cmocka_unit_test(test_yaml_alias__deep_chain_refused),
+		cmocka_unit_test(test_yaml_alias__depth_counts_expansion),
+		cmocka_unit_test(test_yaml_alias__bytes_limit_counts_aliases),
+		cmocka_unit_test(test_yaml_alias__node_limit_still_applies),
 		cmocka_unit_test(test_yaml_merge__explicit_keys_and_earlier_maps_win),
 		cmocka_unit_test(test_yaml_alias__billion_laughs_fails_fast),
 		cmocka_unit_test(test_yaml_alias__limit_is_configurable),
