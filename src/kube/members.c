@@ -1,0 +1,183 @@
+/*
+ * members.c - the live state of an inventory: one label-selected LIST per
+ * group/kind (metadata only where that is enough), paged, and the members
+ * found in them, sorted for lookups.
+ */
+#include "apply_int.h"
+
+static void add_list_rest(struct run *r, const struct kf_rest *rest)
+{
+	for (size_t i = 0; i < r->nlists; i++)
+		if (!strcmp(r->lists[i].rest->group, rest->group) && !strcmp(r->lists[i].rest->kind, rest->kind))
+			return;
+	r->lists = kf_xrealloc(r->lists, (r->nlists + 1) * sizeof(*r->lists));
+	r->lists[r->nlists++] = (struct gk_list){ .rest = rest };
+}
+
+void kf_ap_plan_lists(struct run *r)
+{
+	char *gks = r->gks_old ? kf_xstrdup(r->gks_old) : kf_xstrdup(""), *save = NULL;
+
+	for (size_t i = 0; i < r->set->n; i++) {
+		const struct kf_obj *o = &r->set->v[i];
+		const struct kf_rest *rest = kf_discovery_find(r->d, o->group, o->version, o->kind);
+
+		if (!rest)
+			rest = kf_discovery_find_gk(r->d, o->group, o->kind);
+		if (rest)
+			add_list_rest(r, rest);
+	}
+	/* Kinds recorded before (maybe no longer in the set): only kf_ap_prune
+	 * (and delete) needs them. */
+	if (!r->o->prune && r->set->n)
+		*gks = '\0';
+	for (char *t = strtok_r(gks, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		char *dot = strchr(t, '.');
+		const struct kf_rest *rest;
+
+		if (dot)
+			*dot = '\0';
+		rest = kf_discovery_find_gk(r->d, dot ? dot + 1 : "", t);
+		if (rest)
+			add_list_rest(r, rest);
+	}
+	free(gks);
+}
+
+/* LIST every planned kind by label (following continue tokens). */
+int kf_ap_list_all(struct run *r, bool metadata_only, struct kf_err **err)
+{
+	struct kf_kube_req *q = kf_xcalloc(r->nlists + 1, sizeof(*q));
+	struct kf_kube_req **qp = kf_xcalloc(r->nlists + 1, sizeof(*qp));
+	char *sel = kf_label_selector(KF_APPLYSET_PART_OF, r->id);
+	char **cont = kf_xcalloc(r->nlists + 1, sizeof(*cont));
+	size_t pending, pages = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < r->nlists; i++) {
+		if (r->lists[i].settled) {
+			cont[i] = kf_xstrdup(""); /* nothing to fetch */
+			continue;
+		}
+		json_decref(r->lists[i].items);
+		r->lists[i].items = json_array();
+		json_decref(r->lists[i].index);
+		r->lists[i].index = NULL;
+	}
+	do {
+		size_t nq = 0;
+
+		pending = 0;
+		for (size_t i = 0; i < r->nlists; i++) {
+			char *coll, *esc;
+
+			if (cont[i] && !*cont[i])
+				continue; /* finished */
+			coll = kf_rest_path(r->lists[i].rest, NULL, NULL);
+			esc = cont[i] ? kf_url_escape(cont[i]) : NULL;
+			kf_kube_req_init(&q[nq], "GET", kf_xasprintf("%s?labelSelector=%s&limit=500%s%s", coll, sel,
+								     esc ? "&continue=" : "", esc ? esc : ""));
+			free(esc);
+			free(coll);
+			if (metadata_only)
+				q[nq].accept = ACCEPT_META;
+			q[nq].user = (void *)(uintptr_t)i;
+			qp[nq] = &q[nq];
+			nq++;
+		}
+		rc = kf_kube_run(r->k, qp, nq, err);
+		for (size_t j = 0; j < nq; j++) {
+			size_t i = (size_t)(uintptr_t)q[j].user;
+			json_t *body = NULL;
+			const char *c;
+
+			free(cont[i]);
+			cont[i] = kf_xstrdup("");
+			if (rc)
+				continue;
+			if (q[j].status == 404 && !q[j].err)
+				continue; /* kind not served (yet): no members */
+			if (q[j].err || q[j].status < 200 || q[j].status > 299) {
+				rc = kf_kube_req_error(err, &q[j]);
+				continue;
+			}
+			body = json_loadb(q[j].resp.buf, q[j].resp.len, 0, NULL);
+			if (!body) {
+				rc = kf_err_set(err, KF_EIO, "GET %s: response is not JSON", q[j].path);
+				continue;
+			}
+			json_array_extend(r->lists[i].items, json_object_get(body, "items"));
+			c = kf_ap_sget(json_object_get(body, "metadata"), "continue");
+			if (c && *c) {
+				free(cont[i]);
+				cont[i] = kf_xstrdup(c);
+				pending++;
+			}
+			json_decref(body);
+		}
+		for (size_t j = 0; j < nq; j++)
+			kf_kube_req_release(&q[j]);
+		if (pending && ++pages > 1000)
+			rc = kf_err_set(err, KF_ETOOBIG, "more than 1000 pages of inventory members");
+	} while (!rc && pending);
+	for (size_t i = 0; i < r->nlists; i++)
+		free(cont[i]);
+	free(cont);
+	free(q);
+	free(qp);
+	free(sel);
+	if (rc)
+		kf_err_wrap(err, "listing inventory members");
+	return rc;
+}
+
+static int cmp_member_key(const void *pa, const void *pb)
+{
+	return strcmp(((const struct member *)pa)->key, ((const struct member *)pb)->key);
+}
+
+void kf_ap_collect_members(struct run *r)
+{
+	for (size_t i = 0; i < r->nlists; i++) {
+		json_t *it;
+		size_t j;
+
+		json_array_foreach(r->lists[i].items, j, it) {
+			const char *kind = kf_ap_sget(it, "kind");
+			struct member *m;
+
+			/* LIST items lack kind/apiVersion, or are PartialObjectMetadata: fill them in. */
+			if (!kind || !strcmp(kind, "PartialObjectMetadata")) {
+				const struct kf_rest *rest = r->lists[i].rest;
+
+				json_object_set_new(it, "kind", json_string(rest->kind));
+				json_object_set_new(it, "apiVersion", rest->group[0] ? json_sprintf("%s/%s", rest->group, rest->version)
+										     : json_string(rest->version));
+			}
+			if (strcmp(kf_ap_nz(kf_ap_sget(json_object_get(json_object_get(it, "metadata"), "labels"), KF_APPLYSET_PART_OF)), r->id))
+				continue; /* never touch what is not labelled ours */
+			kf_xgrow((void **)&r->members, &r->amembers, r->nmembers + 1, sizeof(*r->members));
+			m = &r->members[r->nmembers++];
+			m->key = kf_ap_live_key(it);
+			m->live = it;
+			m->rest = r->lists[i].rest;
+			m->rank = kf_kube_kind_rank(m->rest->group, m->rest->kind);
+			m->desired = false;
+			if (!m->key)
+				m->key = kf_xstrdup("");
+		}
+	}
+	/* sorted by key: kf_ap_find_member is a binary search (a linear one made
+	 * marking n unchanged objects O(n^2)) */
+	if (r->nmembers > 1)
+		qsort(r->members, r->nmembers, sizeof(*r->members), cmp_member_key);
+}
+
+struct member *kf_ap_find_member(struct run *r, const char *key)
+{
+	struct member k = { .key = (char *)key };
+
+	if (!r->nmembers)
+		return NULL;
+	return bsearch(&k, r->members, r->nmembers, sizeof(*r->members), cmp_member_key);
+}
