@@ -30,7 +30,10 @@ table() {
 			ind = match(line, /[^ \t]/)
 			sub(/^[ \t]+/, "", line)
 			n = index(line, "  ")
-			if (line !~ /^--?[A-Za-z]/ || (n == 0 && line ~ / /)) { flush(); next }
+			# a flag alone on its line ("--image-map IMAGE=PREFIX"), its
+			# text on the next lines; anything else without two spaces
+			# (an example command line) is not a flag row
+			if (line !~ /^--?[A-Za-z]/ || (n == 0 && line !~ /^--?[A-Za-z][A-Za-z0-9-]*( [A-Z][A-Z0-9_=.]*)?$/)) { flush(); next }
 			flush()
 			flag = n ? substr(line, 1, n - 1) : line
 			text = n ? substr(line, n) : ""

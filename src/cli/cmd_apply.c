@@ -41,10 +41,10 @@ int kf_kube_cli_parse(struct kf_kube_cli *c, const struct kf_cmd *cmd,
 
 		if (a[0] != '-' || !a[1])
 			return kf_cli_usage(c->cli, cmd, "unexpected argument '%s'", a);
-		if (!strcmp(a, "-f")) {
-			snprintf(name, sizeof(name), "f");
-		} else if (!strncmp(a, "-f", 2) && a[1] == 'f' && a[2] != '-') {
-			snprintf(name, sizeof(name), "f");
+		if (!strcmp(a, "-f") || !strcmp(a, "-n")) {
+			snprintf(name, sizeof(name), "%s", a[1] == 'f' ? "f" : "namespace");
+		} else if ((a[1] == 'f' || a[1] == 'n') && a[2] != '-') {
+			snprintf(name, sizeof(name), "%s", a[1] == 'f' ? "f" : "namespace");
 			val = a + 2;
 		} else if (a[1] == '-') {
 			eq = strchr(a, '=');
@@ -67,8 +67,17 @@ int kf_kube_cli_parse(struct kf_kube_cli *c, const struct kf_cmd *cmd,
 		    !strcmp(name, "wait") || !strcmp(name, "force-conflicts") || !strcmp(name, "http1")) {
 			bool on = true;
 
-			if (val && !strcmp(name, "dry-run") && !strcmp(val, "server"))
+			/* kubectl's --dry-run=none|client|server; bare = server */
+			if (val && !strcmp(name, "dry-run") && !strcmp(val, "server")) {
 				val = NULL;
+			} else if (val && !strcmp(name, "dry-run") && !strcmp(val, "none")) {
+				val = "false";
+			} else if (val && !strcmp(name, "dry-run") && !strcmp(val, "client")) {
+				c->dry_run_client = true;
+				val = NULL;
+			} else if (val && !strcmp(name, "dry-run") && strcmp(val, "true") && strcmp(val, "false")) {
+				return kf_cli_usage(c->cli, cmd, "--dry-run takes none, client or server, not '%s'", val);
+			}
 			if (val) {
 				if (!strcmp(val, "true"))
 					on = true;
@@ -104,6 +113,10 @@ int kf_kube_cli_parse(struct kf_kube_cli *c, const struct kf_cmd *cmd,
 			c->context = val;
 		} else if (!strcmp(name, "inventory")) {
 			c->inventory = val;
+		} else if (!strcmp(name, "namespace")) {
+			if (!*val)
+				return kf_cli_usage(c->cli, cmd, "--namespace needs a name");
+			c->namespace = val;
 		} else if (!strcmp(name, "timeout")) {
 			if (kf_duration_parse(val, &c->timeout) < 0 || c->timeout <= 0)
 				return kf_cli_usage(c->cli, cmd, "--timeout: '%s' is not a duration (e.g. 90s, 10m)", val);
@@ -123,6 +136,10 @@ int kf_kube_cli_connect(struct kf_kube_cli *c, struct kf_err **err)
 	rc = kf_kube_config_load(&c->cfg, &ko, err);
 	if (rc)
 		return rc;
+	if (c->namespace) { /* -n wins over the context's namespace */
+		free(c->cfg->namespace);
+		c->cfg->namespace = kf_xstrdup(c->namespace);
+	}
 	if (c->cfg->insecure)
 		fprintf(stderr, "kfboot: %swarning:%s cluster '%s' sets insecure-skip-tls-verify: the server's certificate is NOT verified\n",
 			kf_cli_c(c->cli, KF_C_YELLOW), kf_cli_c(c->cli, KF_C_RESET), c->cfg->cluster ? c->cfg->cluster : "?");
@@ -287,6 +304,38 @@ static void print_summary(struct kf_kube_cli *c, const struct kf_apply_result *r
 	       st->requests, st->retries, st->http2 ? "HTTP/2" : "HTTP/1.1");
 }
 
+/* --dry-run=client: what was read and checked; nothing was sent. */
+static int print_client_dry_run(struct kf_kube_cli *c, const struct kf_objset *set)
+{
+	const char *ns = c->namespace ? c->namespace : NULL;
+
+	if (kf_cli_structured(c->cli)) {
+		json_t *objs = json_array(), *j;
+
+		for (size_t i = 0; i < set->n; i++) {
+			char *l = kf_obj_label(&set->v[i]);
+
+			json_array_append_new(objs, json_string(l));
+			free(l);
+		}
+		j = json_pack("{s:b, s:s, s:I, s:o}", "ok", 1, "dryRun", "client", "total", (json_int_t)set->n,
+			      "objects", objs);
+		kf_cli_print_json(j);
+		json_decref(j);
+		return KF_EXIT_OK;
+	}
+	if (!c->cli->quiet)
+		for (size_t i = 0; i < set->n; i++) {
+			char *l = kf_obj_label(&set->v[i]);
+
+			printf("%s%s%s (client dry run)\n", l, !set->v[i].ns && ns ? " in namespace " : "",
+			       !set->v[i].ns && ns ? ns : "");
+			free(l);
+		}
+	printf("client dry run: %zu objects read and checked; nothing was sent\n", set->n);
+	return KF_EXIT_OK;
+}
+
 static int run_apply(int argc, char **argv, struct kf_cli *cli)
 {
 	struct kf_kube_cli c = { 0 };
@@ -297,7 +346,7 @@ static int run_apply(int argc, char **argv, struct kf_cli *cli)
 	int rc, exit_code = KF_EXIT_OK;
 
 	c.cli = cli;
-	rc = kf_kube_cli_parse(&c, &kf_cmd_apply, "f,kubeconfig,context,inventory,timeout,dry-run,prune,force-prune,wait,force-conflicts,http1",
+	rc = kf_kube_cli_parse(&c, &kf_cmd_apply, "f,kubeconfig,context,namespace,inventory,timeout,dry-run,prune,force-prune,wait,force-conflicts,http1",
 			       argc, argv);
 	if (rc) {
 		exit_code = rc;
@@ -313,6 +362,10 @@ static int run_apply(int argc, char **argv, struct kf_cli *cli)
 	}
 	/* Local files first: nothing waits on the network for a broken file. */
 	rc = kf_kube_cli_read(&c, &set, &err);
+	if (!rc && c.dry_run_client) {
+		exit_code = print_client_dry_run(&c, &set);
+		goto out;
+	}
 	if (!rc)
 		rc = kf_kube_cli_connect(&c, &err);
 	if (!rc)
@@ -349,9 +402,9 @@ const struct kf_cmd kf_cmd_apply = {
 	.run = run_apply,
 	.summary = "apply manifests to a cluster: staged server-side apply, prune, health",
 	.usage =
-		"usage: kfboot apply -f FILE|DIR... [--prune --inventory [NS/]NAME] [--dry-run] [--wait]\n"
-		"                    [--force-conflicts] [--force-prune] [--context C] [--kubeconfig F]\n"
-		"                    [--timeout D] [-o json]\n"
+		"usage: kfboot apply -f FILE|DIR... [--prune --inventory [NS/]NAME] [--dry-run[=server|client|none]]\n"
+		"                    [--wait] [--force-conflicts] [--force-prune] [-n NS] [--context C]\n"
+		"                    [--kubeconfig F] [--timeout D] [-o json]\n"
 		"\n"
 		"Apply every object in the files (directories are read recursively: .yaml, .yml,\n"
 		".json; '-' is stdin) with server-side apply (field manager 'kfboot'), in stages:\n"
@@ -365,7 +418,11 @@ const struct kf_cmd kf_cmd_apply = {
 		"  --inventory [NS/]N   ApplySet parent Secret (default kube-system/kfboot)\n"
 		"  --prune              delete members of the inventory that left the set\n"
 		"  --force-prune        allow a prune that deletes more than half of the inventory\n"
-		"  --dry-run            server-side dry run (dryRun=All); nothing is changed\n"
+		"  --dry-run[=MODE]     server (the default): server-side dry run (dryRun=All);\n"
+		"                       client: read and check the files, contact nothing;\n"
+		"                       none: a real apply. Nothing is changed by a dry run.\n"
+		"  -n, --namespace NS   namespace for namespaced objects that name none\n"
+		"                       (default: the context's, else \"default\")\n"
 		"  --wait               wait until every object is healthy\n"
 		"  --force-conflicts    take over fields owned by other field managers\n"
 		"  --context C          kubeconfig context (\"in-cluster\" for a pod's service account)\n"

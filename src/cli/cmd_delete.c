@@ -27,6 +27,10 @@ static int run_delete(int argc, char **argv, struct kf_cli *cli)
 		exit_code = kf_cli_usage(cli, &kf_cmd_delete, "which inventory? pass --inventory [NS/]NAME");
 		goto out;
 	}
+	if (c.dry_run_client) {
+		exit_code = kf_cli_usage(cli, &kf_cmd_delete, "--dry-run=client: the members are found on the server; use --dry-run=server");
+		goto out;
+	}
 	rc = kf_kube_cli_connect(&c, &err);
 	if (rc) {
 		exit_code = kf_cli_fail(cli, err);
@@ -69,10 +73,19 @@ const struct kf_cmd kf_cmd_delete = {
 	.run = run_delete,
 	.summary = "delete everything an apply inventory recorded",
 	.usage =
-		"usage: kfboot delete --inventory [NS/]NAME [--dry-run] [--context C] [--kubeconfig F]\n"
+		"usage: kfboot delete --inventory [NS/]NAME [--dry-run[=server|none]] [--context C]\n"
+		"                     [--kubeconfig F] [--timeout D] [-o json]\n"
 		"\n"
 		"Delete every object labelled as a member of the inventory (kubectl's ApplySet\n"
 		"part-of label), in reverse apply order, then the inventory Secret. Objects\n"
 		"annotated kfboot.io/prune: disabled are kept. Objects without kfboot's label are\n"
-		"never touched.\n",
+		"never touched.\n"
+		"\n"
+		"  --inventory [NS/]N   ApplySet parent Secret whose members go\n"
+		"  --dry-run[=MODE]     server (the default): every delete as a server-side dry run;\n"
+		"                       none: really delete (client is refused: the members are\n"
+		"                       found on the server)\n"
+		"  --context C          kubeconfig context\n"
+		"  --kubeconfig F       kubeconfig file (default: KUBECONFIG, then ~/.kube/config)\n"
+		"  --timeout D          overall deadline (e.g. 90s, 10m)\n",
 };

@@ -21,7 +21,7 @@ static int run_diff(int argc, char **argv, struct kf_cli *cli)
 	int rc, exit_code = KF_EXIT_OK;
 
 	c.cli = cli;
-	rc = kf_kube_cli_parse(&c, &kf_cmd_diff, "f,kubeconfig,context,inventory,prune,timeout,force-conflicts,http1", argc, argv);
+	rc = kf_kube_cli_parse(&c, &kf_cmd_diff, "f,kubeconfig,context,namespace,inventory,prune,timeout,force-conflicts,http1", argc, argv);
 	if (rc) {
 		exit_code = rc;
 		goto out;
@@ -85,8 +85,8 @@ const struct kf_cmd kf_cmd_diff = {
 	.run = run_diff,
 	.summary = "show what apply would change (unified diff; exit 3 when different)",
 	.usage =
-		"usage: kfboot diff -f FILE|DIR... [--inventory [NS/]NAME [--prune]] [--context C]\n"
-		"                   [--kubeconfig F] [--force-conflicts] [-o json]\n"
+		"usage: kfboot diff -f FILE|DIR... [--inventory [NS/]NAME [--prune]] [-n NS] [--context C]\n"
+		"                   [--kubeconfig F] [--force-conflicts] [--timeout D] [-o json]\n"
 		"\n"
 		"Compare each live object with the result of a server-side dry-run apply of the\n"
 		"desired one, both without status, managedFields, resourceVersion and the other\n"
@@ -94,5 +94,16 @@ const struct kf_cmd kf_cmd_diff = {
 		"are shown as new. Objects the inventory (same as apply's; default\n"
 		"kube-system/kfboot) shows unchanged since kfboot applied them are not asked\n"
 		"about at all. --prune also lists the members that apply --prune would delete.\n"
+		"Secret values are shown as *** (changed or unchanged), as kubectl shows them.\n"
+		"\n"
+		"  -f, --filename F     file or directory (repeatable; '-' is stdin)\n"
+		"  --inventory [NS/]N   ApplySet parent Secret (default kube-system/kfboot)\n"
+		"  --prune              also list what apply --prune would delete\n"
+		"  -n, --namespace NS   namespace for namespaced objects that name none\n"
+		"  --force-conflicts    compare as apply --force-conflicts would apply\n"
+		"  --context C          kubeconfig context\n"
+		"  --kubeconfig F       kubeconfig file (default: KUBECONFIG, then ~/.kube/config)\n"
+		"  --timeout D          overall deadline (e.g. 90s, 10m)\n"
+		"\n"
 		"Exit status: 0 no differences, 3 differences, 1 error.\n",
 };

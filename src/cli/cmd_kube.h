@@ -20,7 +20,9 @@ struct kf_kube_cli {
 	const char *kubeconfig;
 	const char *context;
 	const char *inventory;
-	double timeout;      /* --timeout: one deadline for every request, from started */
+	const char *namespace; /* -n/--namespace: for objects that name none */
+	double timeout;
+	bool dry_run_client;   /* --dry-run=client: read and check, send nothing */      /* --timeout: one deadline for every request, from started */
 	double started;      /* kf_now() when the command began (kf_kube_cli_parse) */
 	bool dry_run, prune, force_prune, wait, force_conflicts, http1;
 	bool loaded; /* kf_kube_cli_read has read the -f files */

@@ -299,6 +299,7 @@ const struct kf_cmd kf_cmd_pipeline = {
 		"({{$.pipeline_job_uuid}}). A failed task stops the tasks that depend on it; its\n"
 		"stderr's last lines are shown and the exit status is 1.\n"
 		"\n"
+		"  --local                 run here (the only runner kfboot has)\n"
 		"  -f, --filename FILE     the package (also accepted as a plain argument)\n"
 		"  -p, --param N=V         a pipeline parameter (typed as the pipeline declares)\n"
 		"  --out DIR               output directory (default kfboot-runs/RUN_ID); it must\n"

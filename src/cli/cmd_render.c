@@ -32,7 +32,8 @@ const struct kf_cmd kf_cmd_render = {
 		"  --repo URL|PATH   the repository (see kfboot reconcile --help)\n"
 		"  --env NAME        the environment to render\n"
 		"  --revision REV    a commit, tag or branch (default: the head of --branch)\n"
-		"  --branch B        branch to fetch (default main)\n",
+		"  --branch B        branch to fetch (default main)\n"
+		"  --state-dir DIR   where the git cache lives (default ~/.local/state/kfboot)\n",
 };
 
 static int run_render(int argc, char **argv, struct kf_cli *cli)

@@ -16,8 +16,9 @@ doc=$KF_SOURCE_DIR/docs/cli.md
 man1=$KF_BUILD_DIR/man/man1
 [ -f "$man1/kfboot.1" ] || fail "no generated man pages in $man1 (build the kf_man target)"
 
-flags_of() { # every -x / --long token of a command's --help
-	"$KFBOOT" "$1" --help | grep -oE -- '(^|[[:space:][,|])--?[A-Za-z][A-Za-z0-9-]*' |
+flags_of() { # every -x / --long token of a command's usage and option lines
+	"$KFBOOT" "$1" --help | grep -E '^usage:|^[[:space:]]+(kfboot|\[|-)' |
+		grep -oE -- '(^|[[:space:][,|])--?[A-Za-z][A-Za-z0-9-]*' |
 		sed -E 's/^[[:space:][,|]+//' | sort -u
 }
 global=" -o --output -q --quiet -v --verbose --no-color -h --help "
