@@ -277,6 +277,9 @@ spec:
       schema:
         openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
 YAML
+# a CRD is served only once Established (the simulator takes a moment, as a real server does)
+kc wait --for condition=established crd/inferenceservices.serving.kserve.io --timeout=60s >/dev/null ||
+	fail "the InferenceService CRD never became Established"
 for ns in ml-dev ml-staging ml-prod; do kc create namespace "$ns" >/dev/null; done
 # A stand-in KServe controller: every InferenceService becomes Ready.
 ready='{"status":{"url":"http://xor-NS.example.com","conditions":[{"type":"PredictorReady","status":"True"},{"type":"IngressReady","status":"True"},{"type":"Ready","status":"True"},{"type":"Stopped","status":"False"}],"modelStatus":{"transitionStatus":"UpToDate","states":{"activeModelState":"Loaded","targetModelState":"Loaded"}}}}'
