@@ -5,12 +5,15 @@
  * Errors go to stderr as one line, "kfboot: error: <context>: <cause>", or
  * as a JSON object with -o json so that machines can read failures too.
  */
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "yaml/yaml.h"
+
+static void show_msg_source(FILE *f, const char *msg);
 
 int kf_cli_fail(struct kf_cli *cli, const struct kf_err *err)
 {
@@ -28,6 +31,7 @@ int kf_cli_fail(struct kf_cli *cli, const struct kf_err *err)
 	} else {
 		fprintf(stderr, "kfboot: %serror:%s %s\n", kf_cli_c(cli, KF_C_RED),
 			kf_cli_c(cli, KF_C_RESET), safe);
+		show_msg_source(stderr, safe);
 	}
 	free(msg);
 	free(safe);
@@ -110,4 +114,113 @@ void kf_cli_deprecated(struct kf_cli *cli, const char *old, const char *now)
 		return;
 	said = old;
 	fprintf(stderr, "kfboot: warning: '%s' is deprecated and goes in the next release; use %s\n", old, now);
+}
+
+/* Does a line's key (or the key it is under) name something secret? */
+static bool secret_key(const char *line)
+{
+	static const char *const words[] = { "pass", "token", "secret", "key", "cert", "auth", "credential", NULL };
+	char low[128];
+	size_t i = 0;
+	const char *colon = strchr(line, ':');
+
+	if (!colon)
+		return false;
+	for (const char *p = line; p < colon && i + 1 < sizeof(low); p++)
+		low[i++] = (char)tolower((unsigned char)*p);
+	low[i] = 0;
+	for (size_t w = 0; words[w]; w++)
+		if (strstr(low, words[w]))
+			return true;
+	return false;
+}
+
+void kf_cli_show_source(FILE *f, const char *file, int line, int col)
+{
+	FILE *in;
+	char buf[4096];
+	int n = 0;
+	bool in_data = false, mask;
+	int data_indent = -1;
+
+	if (!file || line <= 0 || !strcmp(file, "-") || !strcmp(file, "/dev/stdin"))
+		return;
+	in = fopen(file, "r");
+	if (!in)
+		return;
+	while (fgets(buf, sizeof(buf), in)) {
+		int indent = (int)strspn(buf, " ");
+
+		n++;
+		/* Lines under a Secret's data/stringData are never shown. */
+		if (in_data && indent <= data_indent && buf[indent] != '\n' && buf[indent] != '#')
+			in_data = false;
+		if (n == line)
+			break;
+		if (!strncmp(buf + indent, "data:", 5) || !strncmp(buf + indent, "stringData:", 11)) {
+			in_data = true;
+			data_indent = indent;
+		}
+	}
+	fclose(in);
+	if (n != line)
+		return;
+	buf[strcspn(buf, "\r\n")] = 0;
+	mask = in_data || secret_key(buf);
+	if (mask) {
+		char *colon = strchr(buf, ':');
+
+		if (colon && colon[1])
+			snprintf(colon + 1, sizeof(buf) - (size_t)(colon + 1 - buf), " ***");
+	}
+	if (strlen(buf) > 160)
+		strcpy(buf + 157, "...");
+	fprintf(f, "%6d | %s\n       | %*s^\n", line, buf, col > 1 ? col - 1 : 0, "");
+}
+
+/* "PATH:LINE:COL: ..." at the start of msg: the path (caller frees), line
+ * and column; false when msg does not start so. */
+static bool msg_position(const char *msg, char **path, int *line, int *col)
+{
+	for (const char *p = strchr(msg, ':'); p; p = strchr(p + 1, ':')) {
+		char *end;
+		long l = strtol(p + 1, &end, 10), c;
+
+		if (end == p + 1 || *end != ':')
+			continue;
+		c = strtol(end + 1, &end, 10);
+		if (*end != ':' || l <= 0 || c <= 0)
+			continue;
+		*path = kf_xstrndup(msg, (size_t)(p - msg));
+		*line = (int)l;
+		*col = (int)c;
+		return true;
+	}
+	return false;
+}
+
+/* The source line of the first "PATH:LINE:COL:" in msg, when it names a file. */
+static void show_msg_source(FILE *f, const char *msg)
+{
+	char *path = NULL;
+	int line, col;
+
+	if (msg_position(msg, &path, &line, &col))
+		kf_cli_show_source(f, path, line, col);
+	free(path);
+}
+
+void kf_cli_print_diags(struct kf_cli *cli, struct kf_diags *dg)
+{
+	kf_diags_sort(dg);
+	for (size_t i = 0; i < dg->n; i++) {
+		char *s = kf_diag_str(&dg->v[i]);
+
+		fprintf(stderr, "%s%s%s\n", kf_cli_c(cli, KF_C_RED), s, kf_cli_c(cli, KF_C_RESET));
+		if (!kf_cli_structured(cli) && dg->v[i].file)
+			kf_cli_show_source(stderr, dg->v[i].file, dg->v[i].line, dg->v[i].col);
+		else if (!kf_cli_structured(cli))
+			show_msg_source(stderr, dg->v[i].msg);
+		free(s);
+	}
 }

@@ -50,6 +50,14 @@ const struct kf_cmd *kf_cmd_find(const char *name);
 /* Print "kfboot: error: <chain>" (or a JSON object with -o json) to stderr
  * and return KF_EXIT_FAIL. */
 int kf_cli_fail(struct kf_cli *cli, const struct kf_err *err);
+/* The line `line` of `file` and a caret under `col`, as compilers show
+ * them (nothing when the file cannot be read). A value under a Secret's
+ * data/stringData, or of a key that names a password, token, key,
+ * certificate or secret, is shown as ***. */
+void kf_cli_show_source(FILE *f, const char *file, int line, int col);
+/* Sort and print problems (FILE:LINE:COL: message), each with its line. */
+struct kf_diags;
+void kf_cli_print_diags(struct kf_cli *cli, struct kf_diags *dg);
 /* An old spelling of a flag was used: say once, on stderr, what replaces
  * it (unless -q). It keeps working for one release. */
 void kf_cli_deprecated(struct kf_cli *cli, const char *old, const char *now);

@@ -157,13 +157,7 @@ int kf_kube_cli_connect(struct kf_kube_cli *c, struct kf_err **err)
 
 static void print_diags(struct kf_kube_cli *c, struct kf_diags *dg)
 {
-	kf_diags_sort(dg);
-	for (size_t i = 0; i < dg->n; i++) {
-		char *s = kf_diag_str(&dg->v[i]);
-
-		fprintf(stderr, "%s%s%s\n", kf_cli_c(c->cli, KF_C_RED), s, kf_cli_c(c->cli, KF_C_RESET));
-		free(s);
-	}
+	kf_cli_print_diags(c->cli, dg);
 }
 
 int kf_kube_cli_read(struct kf_kube_cli *c, struct kf_objset *set,

@@ -132,13 +132,7 @@ static int parse(struct kf_opts *o, struct kf_cli *cli, int argc, char **argv,
 
 static void print_diags(struct kf_cli *cli, struct kf_diags *dg)
 {
-	kf_diags_sort(dg);
-	for (size_t i = 0; i < dg->n; i++) {
-		char *s = kf_diag_str(&dg->v[i]);
-
-		fprintf(stderr, "%s%s%s\n", kf_cli_c(cli, KF_C_RED), s, kf_cli_c(cli, KF_C_RESET));
-		free(s);
-	}
+	kf_cli_print_diags(cli, dg);
 }
 
 static int load_catalog(struct kf_kubeflow_catalog **cat, struct kf_cli *cli, const struct kf_opts *o,

@@ -60,9 +60,12 @@ static void print_text(FILE *f, const struct result *r, const struct kf_cli *cli
 	for (size_t i = 0; i < r->diags.n; i++) {
 		const struct kf_diag *d = &r->diags.v[i];
 
-		if (d->line > 0)
+		if (d->line > 0) {
 			fprintf(f, "%s%s:%d:%d:%s %serror:%s %s\n", bold, r->file, d->line,
 				d->col > 0 ? d->col : 1, reset, red, reset, d->msg);
+			if (!cli->quiet)
+				kf_cli_show_source(f, r->file, d->line, d->col);
+		}
 		else
 			fprintf(f, "%s%s:%s %serror:%s %s\n", bold, r->file, reset, red, reset, d->msg);
 	}

@@ -238,6 +238,62 @@ static int byte_at_mark(const char *data, size_t len, size_t line, size_t col)
 	return i < len ? (unsigned char)data[i] : -1;
 }
 
+/*
+ * libyaml's scanner and parser problems, said in words, with what to do.
+ * `at` is filled with where the construct started ("the map starts at line
+ * 4, column 19") when libyaml gives a context. NULL when there is no
+ * better wording than libyaml's.
+ */
+static const struct {
+	const char *problem, *context, *words;
+} yaml_words[] = {
+	{ "did not find expected ',' or '}'", "flow mapping",
+	  "a { } map is not closed: a ',' or '}' is missing%s; add it, or quote a value that holds ':', '{' or ','" },
+	{ "did not find expected ',' or ']'", "flow sequence",
+	  "a [ ] list is not closed: a ',' or ']' is missing%s; add it, or quote a value that holds ',' or '['" },
+	{ "found unexpected end of stream", "quoted scalar",
+	  "the file ends inside a quoted string%s: add the closing quote" },
+	{ "found unexpected end of stream", NULL,
+	  "the file ends in the middle of a value%s: close what is open" },
+	{ "did not find expected '-' indicator", "block collection",
+	  "a list entry must start with '- ' at the list's indentation%s: add '- ', or indent this line under an entry" },
+	{ "found character that cannot start any token", NULL,
+	  "this character cannot start a value ('@', '`' and '%%' are reserved in YAML)%s: quote the value" },
+	{ "mapping values are not allowed in this context", NULL,
+	  "a ':' where no map value can start%s: quote a value that holds ': ', or put the key on its own line" },
+	{ "could not find expected ':'", "simple key",
+	  "a key without ':'%s: add ': ' after the key, or quote the text if it is a value" },
+	{ "did not find expected key", "block mapping",
+	  "this line does not fit the indentation of the map around it%s: line the key up with the keys above" },
+	{ "did not find expected node content", NULL,
+	  "a value is missing here%s: write one, or 'null'" },
+	{ "found unknown escape character", NULL,
+	  "a double-quoted string has an escape YAML does not know%s: write '\\\\' for a backslash, or use single quotes" },
+	{ "found undefined tag handle", NULL,
+	  "an undefined tag handle ('!x!...')%s: remove the tag or quote the value" },
+	{ "block sequence entries are not allowed in this context", NULL,
+	  "a '- ' list cannot start on the same line as a key's value%s: put the list on the next lines, indented" },
+	{ "did not find expected <document start>", NULL,
+	  "something follows the end of a document%s: start a new document with '---' or remove it" },
+};
+
+static const char *yaml_context_noun(const char *context)
+{
+	if (strstr(context, "flow mapping"))
+		return "the map starts";
+	if (strstr(context, "flow sequence"))
+		return "the list starts";
+	if (strstr(context, "quoted scalar"))
+		return "the string starts";
+	if (strstr(context, "block collection") || strstr(context, "block sequence"))
+		return "the list starts";
+	if (strstr(context, "block mapping"))
+		return "the map starts";
+	if (strstr(context, "simple key"))
+		return "the key starts";
+	return "it starts";
+}
+
 static int parser_error(struct loader *l)
 {
 	yaml_parser_t *p = &l->parser;
@@ -273,7 +329,22 @@ static int parser_error(struct loader *l)
 				 p->problem_mark.column);
 		if (c == '\t' || strstr(problem, "tab"))
 			return fail_at(l, line, col,
-				       "found a tab character where YAML allows only spaces (tabs cannot indent)");
+				       "found a tab character where YAML allows only spaces (tabs cannot indent): indent with spaces");
+		for (size_t i = 0; i < sizeof(yaml_words) / sizeof(yaml_words[0]); i++) {
+			char at[96] = "";
+
+			if (strcmp(problem, yaml_words[i].problem))
+				continue;
+			if (yaml_words[i].context && (!p->context || !strstr(p->context, yaml_words[i].context)))
+				continue;
+			if (p->context && (p->context_mark.line + 1 != line || p->context_mark.column + 1 != col))
+				snprintf(at, sizeof(at), " (%s at line %zu, column %zu)", yaml_context_noun(p->context),
+					 p->context_mark.line + 1, p->context_mark.column + 1);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+			return fail_at(l, line, col, yaml_words[i].words, at);
+#pragma GCC diagnostic pop
+		}
 		if (p->context)
 			return fail_at(l, line, col, "%s (%s at line %zu, column %zu)",
 				       problem, p->context,
