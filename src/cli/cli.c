@@ -166,6 +166,17 @@ void kf_cli_show_source(FILE *f, const char *file, int line, int col)
 	if (n != line)
 		return;
 	buf[strcspn(buf, "\r\n")] = 0;
+	/* URLs with credentials (scheme://user:password@host) lose them */
+	for (char *u = strstr(buf, "://"); u; u = strstr(u + 3, "://")) {
+		char *auth = u + 3;
+		size_t span = strcspn(auth, "/ \t\"'?#");
+		char *at = memchr(auth, '@', span);
+
+		if (at) {
+			memmove(auth + 3, at, strlen(at) + 1);
+			memcpy(auth, "***", 3);
+		}
+	}
 	mask = in_data || secret_key(buf);
 	if (mask) {
 		char *colon = strchr(buf, ':');
@@ -175,7 +186,12 @@ void kf_cli_show_source(FILE *f, const char *file, int line, int col)
 	}
 	if (strlen(buf) > 160)
 		strcpy(buf + 157, "...");
-	fprintf(f, "%6d | %s\n       | %*s^\n", line, buf, col > 1 ? col - 1 : 0, "");
+	{
+		char *safe = kf_redact(buf); /* and every secret kfboot knows of */
+
+		fprintf(f, "%6d | %s\n       | %*s^\n", line, safe, col > 1 ? col - 1 : 0, "");
+		free(safe);
+	}
 }
 
 /* "PATH:LINE:COL: ..." at the start of msg: the path (caller frees), line

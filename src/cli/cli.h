@@ -53,7 +53,8 @@ int kf_cli_fail(struct kf_cli *cli, const struct kf_err *err);
 /* The line `line` of `file` and a caret under `col`, as compilers show
  * them (nothing when the file cannot be read). A value under a Secret's
  * data/stringData, or of a key that names a password, token, key,
- * certificate or secret, is shown as ***. */
+ * certificate or secret, is shown as ***, and so is the userinfo of any
+ * URL on the line. */
 void kf_cli_show_source(FILE *f, const char *file, int line, int col);
 /* Sort and print problems (FILE:LINE:COL: message), each with its line. */
 struct kf_diags;

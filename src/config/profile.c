@@ -222,32 +222,6 @@ static json_t *member(const json_t *obj, const char *key)
 	return v && !json_is_null(v) ? v : NULL;
 }
 
-/* Two strings of one length that differ by one swap of neighbours. */
-static bool one_transposition(const char *a, const char *b)
-{
-	size_t n = strlen(a), i = 0;
-
-	if (n != strlen(b) || n < 2)
-		return false;
-	while (i < n && a[i] == b[i])
-		i++;
-	if (i + 1 >= n || a[i] != b[i + 1] || a[i + 1] != b[i])
-		return false;
-	return !strcmp(a + i + 2, b + i + 2);
-}
-
-/* kf_closest, plus the typos edit distance rates too far: a different
- * case ("identityfile") and swapped letters ("prot"). */
-static const char *suggest(const char *word, const char *const *cands, size_t n)
-{
-	const char *guess = kf_closest(word, cands, n);
-
-	for (size_t i = 0; i < n && !guess; i++)
-		if (!strcasecmp(word, cands[i]) || one_transposition(word, cands[i]))
-			guess = cands[i];
-	return guess;
-}
-
 static void check_fields(struct ctx *x, const json_t *obj, const char *path,
 			 const char *const *known, size_t n)
 {
@@ -262,7 +236,7 @@ static void check_fields(struct ctx *x, const json_t *obj, const char *path,
 			found = !strcmp(key, known[i]);
 		if (found)
 			continue;
-		guess = suggest(key, known, n);
+		guess = kf_suggest(key, known, n);
 		problem(x, key_pos(x, obj, key), "unknown field '%s' %s%s%s%s%s",
 			shown(x, key), *path ? "in " : "at the top level",
 			path, guess ? " (did you mean '" : "", guess ? guess : "",
@@ -430,7 +404,7 @@ static int get_enum(struct ctx *x, const json_t *obj, const char *path,
 	}
 	for (size_t i = 0; i < n; i++)
 		kf_buf_addf(&list, "%s%s", i ? (i + 1 == n ? " or " : ", ") : "", words[i]);
-	guess = suggest(s, words, n);
+	guess = kf_suggest(s, words, n);
 	if (guess)
 		problem(x, val_pos(x, obj, key), "%s: unknown value '%s' (did you mean '%s'?)",
 			field(f, sizeof(f), path, key), shown(x, s), guess);
@@ -743,7 +717,7 @@ static bool taint_parts_valid(struct ctx *x, struct kf_pos pos, const char *path
 		ok = false;
 	}
 	if (!kf_taint_effect_valid(effect)) {
-		const char *guess = suggest(effect, effect_words, KF_ARRAY_SIZE(effect_words));
+		const char *guess = kf_suggest(effect, effect_words, KF_ARRAY_SIZE(effect_words));
 
 		if (guess)
 			problem(x, pos, "%s: unknown taint effect '%s' (did you mean '%s'?)",
@@ -1172,7 +1146,7 @@ static void read_components(struct ctx *x, struct kf_cluster *c, const json_t *a
 		}
 		s = json_string_value(v);
 		if (!kf_kubeflow_component_known(s)) {
-			guess = suggest(s, component_words, KF_ARRAY_SIZE(component_words));
+			guess = kf_suggest(s, component_words, KF_ARRAY_SIZE(component_words));
 			if (guess)
 				problem(x, pos, "spec.kubeflow.components[%zu]: unknown component '%s' (did you mean '%s'?)",
 					i, shown(x, s), guess);

@@ -81,20 +81,6 @@ static json_t *member(const json_t *o, const char *k)
 	return v && !json_is_null(v) ? v : NULL;
 }
 
-/* Two strings of one length that differ by one swap of neighbours. */
-static bool one_transposition(const char *a, const char *b)
-{
-	size_t n = strlen(a), i = 0;
-
-	if (n != strlen(b) || n < 2)
-		return false;
-	while (i < n && a[i] == b[i])
-		i++;
-	if (i + 1 >= n || a[i] != b[i + 1] || a[i + 1] != b[i])
-		return false;
-	return !strcmp(a + i + 2, b + i + 2);
-}
-
 static void check_fields(struct ctx *x, const json_t *obj, const char *path,
 			 const char *const *known, size_t n)
 {
@@ -109,10 +95,7 @@ static void check_fields(struct ctx *x, const json_t *obj, const char *path,
 			found = !strcmp(key, known[i]);
 		if (found)
 			continue;
-		guess = kf_closest(key, known, n);
-		for (size_t i = 0; i < n && !guess; i++)
-			if (!strcasecmp(key, known[i]) || one_transposition(key, known[i]))
-				guess = known[i];
+		guess = kf_suggest(key, known, n);
 		problem(x, key_pos(x, obj, key), "unknown field '%s' %s%s%s%s%s", key,
 			*path ? "in " : "at the top level", path,
 			guess ? " (did you mean '" : "", guess ? guess : "", guess ? "'?)" : "");

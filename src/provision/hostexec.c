@@ -269,3 +269,29 @@ int kf_run_actions(struct kf_run *r, struct kf_rhost *h,
 	}
 	return rc;
 }
+
+void kf_run_local_phase_end(struct kf_run *r, const struct kf_phase *ph, int rc,
+			    enum kf_result result, const char *msg, struct kf_err **err)
+{
+	char *s;
+
+	if (!rc) {
+		pthread_mutex_lock(&r->lock);
+		if (result == KF_RES_CHANGED) {
+			r->sum->changed++;
+			r->any_changed = true;
+		} else {
+			r->sum->unchanged++;
+		}
+		pthread_mutex_unlock(&r->lock);
+		kf_run_event(r, KF_EV_HOST_END, ph, r->cp, result, msg, -1);
+		return;
+	}
+	kf_err_wrap(err, "phase '%s' on this machine", ph->title);
+	s = kf_err_str(*err);
+	kf_run_event(r, KF_EV_HOST_END, ph, r->cp, KF_RES_FAILED, s, -1);
+	free(s);
+	pthread_mutex_lock(&r->lock);
+	r->sum->failed++;
+	pthread_mutex_unlock(&r->lock);
+}

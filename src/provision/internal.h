@@ -152,5 +152,11 @@ void kf_rhost_actx(const struct kf_run *r, const struct kf_rhost *h,
 		   struct kf_actx *x);
 /* Append s to b with every line after the first indented by `ind`. */
 void kf_add_indented(struct kf_buf *b, const char *s, const char *ind);
+/* The end of a phase that runs on this machine for the whole cluster
+ * (install Kubeflow, install the reconciler): count it in the summary and
+ * report the control plane's result; on failure (rc != 0) wrap *err with
+ * the phase and report that instead. */
+void kf_run_local_phase_end(struct kf_run *r, const struct kf_phase *ph, int rc,
+			    enum kf_result result, const char *msg, struct kf_err **err);
 
 #endif

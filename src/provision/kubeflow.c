@@ -241,7 +241,7 @@ static int kubeflow_run_cluster(struct kf_run *r, struct kf_err **err)
 	struct kf_kubeflow_install_result res = { 0 };
 	struct kf_diags dg = KF_DIAGS_INIT;
 	struct install_ctx ic = { .r = r };
-	enum kf_result result;
+	enum kf_result result = KF_RES_NONE;
 	char *cache = NULL, *msg = NULL;
 	size_t n = 0;
 	int rc = 0;
@@ -294,12 +294,6 @@ static int kubeflow_run_cluster(struct kf_run *r, struct kf_err **err)
 	kf_log_write(KF_LOG_DEBUG, NULL, "install Kubeflow: %s in %.1fs, %lu requests", msg, res.elapsed,
 		     kf_kube_get_stats(k)->requests);
 	pthread_mutex_lock(&r->lock);
-	if (result == KF_RES_CHANGED) {
-		r->sum->changed++;
-		r->any_changed = true;
-	} else {
-		r->sum->unchanged++;
-	}
 	if (res.generated_password_file && !r->sum->kubeflow_password_file)
 		r->sum->kubeflow_password_file = kf_xstrdup(res.generated_password_file);
 	if (r->journal) {
@@ -307,19 +301,8 @@ static int kubeflow_run_cluster(struct kf_run *r, struct kf_err **err)
 		kf_journal_save(r->journal, NULL);
 	}
 	pthread_mutex_unlock(&r->lock);
-	kf_run_event(r, KF_EV_HOST_END, &kf_phase_kubeflow, r->cp, result, msg, -1);
 out:
-	if (rc) {
-		char *s;
-
-		kf_err_wrap(err, "phase '%s' on this machine", kf_phase_kubeflow.title);
-		s = kf_err_str(*err);
-		kf_run_event(r, KF_EV_HOST_END, &kf_phase_kubeflow, r->cp, KF_RES_FAILED, s, -1);
-		free(s);
-		pthread_mutex_lock(&r->lock);
-		r->sum->failed++;
-		pthread_mutex_unlock(&r->lock);
-	}
+	kf_run_local_phase_end(r, &kf_phase_kubeflow, rc, result, msg, err);
 	kf_kubeflow_install_result_release(&res);
 	kf_diags_release(&dg);
 	kf_discovery_free(d);

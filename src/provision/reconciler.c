@@ -101,7 +101,7 @@ static int reconciler_run_cluster(struct kf_run *r, struct kf_err **err)
 	struct kf_diags dg = KF_DIAGS_INIT;
 	struct kf_apply_opts ao = { 0 };
 	struct kf_apply_result res = { 0 };
-	enum kf_result result;
+	enum kf_result result = KF_RES_NONE;
 	char *text = NULL, *msg = NULL;
 	int rc = 0;
 
@@ -138,27 +138,8 @@ static int reconciler_run_cluster(struct kf_run *r, struct kf_err **err)
 	result = res.applied || res.pruned ? KF_RES_CHANGED : KF_RES_UNCHANGED;
 	msg = kf_xasprintf("%zu objects: %zu applied, %zu unchanged; following %s (%s)", res.total, res.applied,
 			   res.unchanged, c->gitops.repository, c->gitops.branch);
-	pthread_mutex_lock(&r->lock);
-	if (result == KF_RES_CHANGED) {
-		r->sum->changed++;
-		r->any_changed = true;
-	} else {
-		r->sum->unchanged++;
-	}
-	pthread_mutex_unlock(&r->lock);
-	kf_run_event(r, KF_EV_HOST_END, &kf_phase_reconciler, r->cp, result, msg, -1);
 out:
-	if (rc) {
-		char *s;
-
-		kf_err_wrap(err, "phase '%s' on this machine", kf_phase_reconciler.title);
-		s = kf_err_str(*err);
-		kf_run_event(r, KF_EV_HOST_END, &kf_phase_reconciler, r->cp, KF_RES_FAILED, s, -1);
-		free(s);
-		pthread_mutex_lock(&r->lock);
-		r->sum->failed++;
-		pthread_mutex_unlock(&r->lock);
-	}
+	kf_run_local_phase_end(r, &kf_phase_reconciler, rc, result, msg, err);
 	kf_apply_result_release(&res);
 	kf_objset_release(&set);
 	kf_diags_release(&dg);

@@ -13,6 +13,7 @@
 #include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "util.h"
@@ -235,4 +236,28 @@ char *kf_url_redact(const char *url)
 	kf_buf_adds(&b, "***");
 	kf_buf_adds(&b, at);
 	return kf_buf_detach(&b, NULL);
+}
+
+/* Two strings of one length that differ by one swap of neighbours. */
+static bool one_transposition(const char *a, const char *b)
+{
+	size_t n = strlen(a), i = 0;
+
+	if (n != strlen(b) || n < 2)
+		return false;
+	while (i < n && a[i] == b[i])
+		i++;
+	if (i + 1 >= n || a[i] != b[i + 1] || a[i + 1] != b[i])
+		return false;
+	return !strcmp(a + i + 2, b + i + 2);
+}
+
+const char *kf_suggest(const char *word, const char *const *cands, size_t n)
+{
+	const char *guess = kf_closest(word, cands, n);
+
+	for (size_t i = 0; i < n && !guess; i++)
+		if (cands[i] && (!strcasecmp(word, cands[i]) || one_transposition(word, cands[i])))
+			guess = cands[i];
+	return guess;
 }

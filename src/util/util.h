@@ -275,6 +275,10 @@ size_t kf_edit_distance(const char *a, const char *b);
 /* The candidate closest to word, if close enough to be a likely typo
  * (distance <= max(1, len/3)); NULL otherwise. */
 const char *kf_closest(const char *word, const char *const *cands, size_t n);
+/* kf_closest, plus the typos edit distance rates too far: a different
+ * case ("identityfile") and two neighbours swapped ("prot"). For "did you
+ * mean" on field names. */
+const char *kf_suggest(const char *word, const char *const *cands, size_t n);
 
 /* A URL for messages and logs: any userinfo ("user:password@") in its
  * authority is replaced by "***@" so that no credential embedded in a URL
