@@ -168,7 +168,7 @@ int kf_apply_run(struct kf_apply_result *out, struct kf_kube *k,
 	out->total = set->n;
 
 	if (opts->prune && !opts->inventory) {
-		rc = kf_err_set(err, KF_EUSAGE, "--kf_ap_prune needs --inventory NAME");
+		rc = kf_err_set(err, KF_EUSAGE, "--prune needs --inventory NAME");
 		goto out;
 	}
 	rc = kf_ap_parse_inventory(&r, err);
@@ -199,7 +199,7 @@ int kf_apply_run(struct kf_apply_result *out, struct kf_kube *k,
 		ncands = kf_ap_prune_candidates(&r, &cands);
 		if (ncands && ncands * 2 > r.nmembers && !opts->force_prune) {
 			rc = kf_err_set(err, KF_EINVAL,
-					"kf_ap_prune would delete %zu of the %zu objects in inventory %s/%s; refusing (pass --force-kf_ap_prune if this is intended)",
+					"prune would delete %zu of the %zu objects in inventory %s/%s; refusing (pass --force-prune if this is intended)",
 					ncands, r.nmembers, r.inv_ns, r.inv_name);
 			goto out;
 		}
@@ -260,7 +260,7 @@ int kf_apply_run(struct kf_apply_result *out, struct kf_kube *k,
 			    strcmp(nss, r.nss_old ? r.nss_old : "");
 		long st = 0;
 
-		/* Intent: every object about to be applied is in the kf_ap_record
+		/* Intent: every object about to be applied is in the record
 		 * before it is applied (an entry without a version). */
 		for (size_t i = 0; i < set->n; i++) {
 			const struct kf_obj *o = &set->v[i];
@@ -306,7 +306,7 @@ int kf_apply_run(struct kf_apply_result *out, struct kf_kube *k,
 		goto out;
 	fill_report(&r);
 
-	/* 4: kf_ap_prune (only when everything applied). */
+	/* 4: prune (only when everything applied). */
 	if (opts->prune && ncands) {
 		if (out->failed) {
 			kf_warn("not pruning: %zu object(s) failed to apply", out->failed);
@@ -343,7 +343,7 @@ int kf_apply_run(struct kf_apply_result *out, struct kf_kube *k,
 			/* The default inventory only saves work next time. */
 			char *m = err ? kf_err_str(*err) : kf_xstrdup("unknown error");
 
-			kf_warn("could not kf_ap_record the inventory (%s); the next apply will send everything again", m);
+			kf_warn("could not record the inventory (%s); the next apply will send everything again", m);
 			free(m);
 			kf_err_clear(err);
 			rc = 0;

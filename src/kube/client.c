@@ -607,7 +607,8 @@ enum retry_class { NO_RETRY, RETRY, RETRY_SHORT };
  * client is not there: refused, unreachable, no answer in time, a name that
  * does not resolve, a TLS failure: say so at once. One that has answered
  * may be restarting: a refused connection is retried for a few seconds.
- * A connection that broke mid-request is retried as before.
+ * A connection that broke mid-request is retried as before, and so is a
+ * GET that timed out on a server that answers (see the caller).
  */
 static enum retry_class curl_retry_class(CURLcode rc, bool answered)
 {
@@ -823,6 +824,12 @@ int kf_kube_run(struct kf_kube *k, struct kf_kube_req **reqs, size_t n,
 			kf_err_clear(&r->err);
 			if (m->data.result != CURLE_OK) {
 				enum retry_class rcl = curl_retry_class(m->data.result, k->answered);
+
+				/* A read that timed out on a server that does answer
+				 * (a stalled stream): reading is safe to repeat, as a
+				 * broken connection is. */
+				if (m->data.result == CURLE_OPERATION_TIMEDOUT && k->answered && !strcmp(r->method, "GET"))
+					rcl = RETRY;
 
 				if (x->too_big) {
 					kf_err_set(&r->err, KF_ETOOBIG, "%s %s: response larger than %zu bytes", r->method, r->path, k->opts.max_response);

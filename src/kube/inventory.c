@@ -306,7 +306,7 @@ static int write_parts(struct run *r, const struct kf_buf *z, size_t n, long *st
 	return rc;
 }
 
-/* Delete parts from..to-1 (left from a larger kf_ap_record); failures only warn:
+/* Delete parts from..to-1 (left from a larger record); failures only warn:
  * an unused part is never read. */
 void kf_ap_delete_parts(struct run *r, size_t from, size_t to)
 {

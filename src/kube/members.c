@@ -27,7 +27,7 @@ void kf_ap_plan_lists(struct run *r)
 		if (rest)
 			add_list_rest(r, rest);
 	}
-	/* Kinds recorded before (maybe no longer in the set): only kf_ap_prune
+	/* Kinds recorded before (maybe no longer in the set): only prune
 	 * (and delete) needs them. */
 	if (!r->o->prune && r->set->n)
 		*gks = '\0';
@@ -167,7 +167,7 @@ void kf_ap_collect_members(struct run *r)
 				m->key = kf_xstrdup("");
 		}
 	}
-	/* sorted by key: kf_ap_find_member is a binary search (a linear one made
+	/* sorted by key: find_member is a binary search (a linear one made
 	 * marking n unchanged objects O(n^2)) */
 	if (r->nmembers > 1)
 		qsort(r->members, r->nmembers, sizeof(*r->members), cmp_member_key);

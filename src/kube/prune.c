@@ -63,7 +63,7 @@ int kf_ap_prune(struct run *r, struct member **c, size_t n, struct kf_err **err)
 	size_t i = 0;
 	int rc = 0;
 
-	kf_ap_progress(r, "kf_ap_prune", 0, n, NULL);
+	kf_ap_progress(r, "prune", 0, n, NULL);
 	while (i < n && !rc) {
 		/* One batch per rank: webhooks, custom resources, ..., CRDs, Namespaces. */
 		size_t j = i, nq = 0;
@@ -97,7 +97,7 @@ int kf_ap_prune(struct run *r, struct member **c, size_t n, struct kf_err **err)
 
 			if (q[x].err || ((q[x].status < 200 || q[x].status > 299) && q[x].status != 404)) {
 				rc = kf_kube_req_error(err, &q[x]);
-				kf_err_wrap(err, "kf_ap_prune %s", label);
+				kf_err_wrap(err, "prune %s", label);
 			} else {
 				json_array_append_new(pruned, json_string(label));
 				json_object_del(r->state, m->key);
@@ -109,7 +109,7 @@ int kf_ap_prune(struct run *r, struct member **c, size_t n, struct kf_err **err)
 			kf_kube_req_release(&q[x]);
 		free(q);
 		free(qp);
-		kf_ap_progress(r, "kf_ap_prune", r->res->pruned, n, NULL);
+		kf_ap_progress(r, "prune", r->res->pruned, n, NULL);
 		i = j;
 	}
 	json_object_set_new(r->res->report, "prunedObjects", pruned);

@@ -98,7 +98,8 @@ fi
 
 step "2. re-apply sends no writes"
 reset_stats
-kf apply -f "$MANIFESTS" --inventory kf-test -o json >"$tmp/second.json" 2>/dev/null || fail "second apply failed"
+kf apply -f "$MANIFESTS" --inventory kf-test -o json >"$tmp/second.json" 2>"$tmp/second.err" ||
+	{ tail -20 "$tmp/second.err"; cat "$tmp/second.json"; fail "second apply failed"; }
 w=$(writes)
 total=$(stats | jq -r .total)
 [[ $w == 0 ]] || fail "no-op re-apply wrote $w times: $(stats | jq -c .by_resource)"
