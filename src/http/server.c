@@ -22,6 +22,9 @@
 
 #include "http/http.h"
 
+/* Refused bodies up to this size are read and dropped before the 413. */
+#define DRAIN_MAX ((unsigned long long)16 << 20)
+
 struct route {
 	char *method;
 	char *path;
@@ -55,6 +58,7 @@ struct kf_http_req {
 	const struct route *route;
 	struct kf_buf body;
 	bool too_big;
+	bool drain;     /* refused by its Content-Length: read and drop it, then 413 */
 	bool responded;
 	unsigned code;
 	double start;
@@ -461,9 +465,18 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 						 MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl && strtoull(cl, NULL, 10) > s->opts.body_max) {
-			kf_http_respond_error(r, 413,
-					      "request body over %zu bytes",
-					      s->opts.body_max);
+			/* Up to DRAIN_MAX the body is read and dropped and the
+			 * 413 comes after it, so the client is never reset
+			 * while it still sends (nginx's lingering close);
+			 * larger ones are answered at once. */
+			if (strtoull(cl, NULL, 10) <= DRAIN_MAX) {
+				r->drain = true;
+				r->too_big = true;
+			} else {
+				kf_http_respond_error(r, 413,
+						      "request body over %zu bytes",
+						      s->opts.body_max);
+			}
 		}
 		return MHD_YES;
 	}
@@ -472,7 +485,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
 		size_t n = *upload_data_size;
 
 		*upload_data_size = 0;
-		if (r->responded)
+		if (r->responded || r->drain)
 			return MHD_YES; /* discard what follows an early answer */
 		if (kf_buf_add(&r->body, upload_data, n)) {
 			/* a chunked body past the cap: stop reading it */
@@ -484,6 +497,10 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
 
 	if (r->responded)
 		return MHD_YES;
+	if (r->drain) {
+		kf_http_respond_error(r, 413, "request body over %zu bytes", s->opts.body_max);
+		return MHD_YES;
+	}
 	r->route->fn(r, r->route->ud);
 	if (!r->responded)
 		kf_http_respond_error(r, 500, "the handler gave no answer");
