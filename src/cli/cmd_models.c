@@ -442,12 +442,6 @@ const struct kf_cmd kf_cmd_models = {
 		"  --dry-run              register: print the commit message; commit nothing\n"
 		"  --author \"N <E>\"     commit author (default: kfboot <kfboot@localhost>)\n"
 		"  --state-dir DIR        git cache (default: ~/.local/state/kfboot)\n"
-		"  --token-file F         https: a file holding a token (re-read each time)\n"
-		"  --username U           https: basic-auth user (with --password-file)\n"
-		"  --password-file F      https: a file holding the password\n"
-		"  --ca-file F            https: CA bundle for the git server\n"
-		"  --ssh-key F            ssh: private key (default: ssh-agent)\n"
-		"  --known-hosts F        ssh: known_hosts file (default ~/.ssh/known_hosts)\n"
-		"  --accept-new-host-key  ssh: trust an unknown host key on first contact\n"
+		KF_GIT_CRED_HELP
 		"  -o json                the result as JSON\n",
 };

@@ -40,4 +40,14 @@ int kf_models_cli_open(struct kf_models_cli *m, struct kf_err **err);
 json_t *kf_models_cli_status(struct kf_models_cli *m, char **why);
 void kf_models_cli_release(struct kf_models_cli *m);
 
+/* The git credential flags of promote and models, for their --help. */
+#define KF_GIT_CRED_HELP \
+	"  --token-file F         https: a file holding a token (re-read each time)\n" \
+	"  --username U           https: basic-auth user (with --password-file)\n" \
+	"  --password-file F      https: a file holding the password\n" \
+	"  --ca-file F            https: CA bundle for the git server\n" \
+	"  --ssh-key F            ssh: private key (default: ssh-agent)\n" \
+	"  --known-hosts F        ssh: known_hosts file (default ~/.ssh/known_hosts)\n" \
+	"  --accept-new-host-key  ssh: trust an unknown host key on first contact\n"
+
 #endif

@@ -336,7 +336,6 @@ static int run_promote(int argc, char **argv, struct kf_cli *cli)
 fail:
 	ex = kf_cli_fail(cli, err);
 out:
-	(void)why;
 	free(why);
 	json_decref(status);
 	kf_promote_result_release(&r);
@@ -386,13 +385,7 @@ const struct kf_cmd kf_cmd_promote = {
 		"  --context NAME         kubeconfig context\n"
 		"  --status-namespace NS  where the status ConfigMap is (default: kfboot-system)\n"
 		"  --state-dir DIR        git cache (default: ~/.local/state/kfboot)\n"
-		"  --token-file F         https: a file holding a token (re-read each time)\n"
-		"  --username U           https: basic-auth user (with --password-file)\n"
-		"  --password-file F      https: a file holding the password\n"
-		"  --ca-file F            https: CA bundle for the git server\n"
-		"  --ssh-key F            ssh: private key (default: ssh-agent)\n"
-		"  --known-hosts F        ssh: known_hosts file (default ~/.ssh/known_hosts)\n"
-		"  --accept-new-host-key  ssh: trust an unknown host key on first contact\n"
+		KF_GIT_CRED_HELP
 		"  -o json                the result as JSON\n"
 		"\n"
 		"exit status: 0 promoted, unchanged or dry run; 1 refused or failed; 2 usage\n",
