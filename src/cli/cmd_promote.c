@@ -156,7 +156,7 @@ int kf_models_cli_open(struct kf_models_cli *m, struct kf_err **err)
 	so.accept_new_host_key = m->accept_new_host_key;
 	rc = kf_git_source_open(&m->src, m->repo, m->branch, m->state_dir, &so, err);
 	if (!rc)
-		rc = kf_git_source_fetch(m->src, commit, err);
+		rc = kf_git_source_fetch_retry(m->src, KF_GIT_FETCH_TRIES, commit, err);
 	if (rc)
 		return rc;
 	m->target.repo = kf_git_source_repo(m->src);

@@ -60,7 +60,7 @@ static int run_render(int argc, char **argv, struct kf_cli *cli)
 	kf_gitops_cli_source_opts(&g, &so);
 	rc = kf_git_source_open(&src, g.repo, g.branch, g.state_dir, &so, &err);
 	if (!rc) {
-		rc = kf_git_source_fetch(src, commit, &err);
+		rc = kf_git_source_fetch_retry(src, KF_GIT_FETCH_TRIES, commit, &err);
 		if (rc && g.revision) {
 			char *m = kf_err_str(err);
 

@@ -87,6 +87,14 @@ int kf_git_source_check(struct kf_git_source *src, bool *moved,
  */
 int kf_git_source_fetch(struct kf_git_source *src, char commit[41],
 			struct kf_err **err);
+/*
+ * The same for a command run once: a temporary failure (KF_EAGAIN: a
+ * remote that is down or drops) is tried again with jittered backoff, up
+ * to `tries` times in all; the final error says how many.
+ */
+#define KF_GIT_FETCH_TRIES 4
+int kf_git_source_fetch_retry(struct kf_git_source *src, int tries, char commit[41],
+			      struct kf_err **err);
 /* The last commit fetched (or found in the cache at open), "" when none. */
 const char *kf_git_source_head(const struct kf_git_source *src);
 /* Resolve a revision (sha, short sha, branch, tag, "HEAD") in the cache. */

@@ -546,6 +546,30 @@ out:
 	return rc;
 }
 
+int kf_git_source_fetch_retry(struct kf_git_source *s, int tries, char commit[41], struct kf_err **err)
+{
+	struct kf_backoff bo = KF_BACKOFF_INIT(0.5, 4);
+	struct kf_err *e = NULL;
+	int rc;
+
+	for (int n = 1;; n++) {
+		rc = kf_git_source_fetch(s, commit, &e);
+		if (rc != KF_EAGAIN || n >= tries || kf_interrupted())
+			break;
+		double d = kf_backoff_next(&bo);
+
+		kf_debug("%s; try %d of %d in %.1fs", e->msg, n + 1, tries, d);
+		kf_err_clear(&e);
+		kf_sleep(d);
+	}
+	if (rc == KF_EAGAIN && tries > 1)
+		rc = kf_err_set(err, rc, "%s (gave up after %d attempts)", e->msg, tries);
+	else if (rc)
+		rc = kf_err_set(err, rc, "%s", e->msg);
+	kf_err_free(e);
+	return rc;
+}
+
 int kf_git_source_resolve(struct kf_git_source *s, const char *rev, char commit[41],
 			  struct kf_err **err)
 {

@@ -8,8 +8,11 @@
  * retried from a fresh fetch after a jittered backoff, with the edit made
  * again on the new tip; nothing is ever forced. For a local remote (a path
  * or file://) libgit2's transport would overwrite the branch without a
- * check, so the objects go to a temporary ref and the branch is moved with
- * a compare-and-swap (git_reference_create_matching) in the remote itself.
+ * check, so the new objects are written straight into the remote's object
+ * database and the branch is moved with a compare-and-swap
+ * (git_reference_create_matching) in the remote itself. No temporary ref
+ * is ever made there: another pusher's fetch lists the remote's refs and
+ * would fail on one that vanished between the listing and the lookup.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -102,6 +105,8 @@ out:
 	return rc;
 }
 
+#define KF_PUSH_FETCH_TRIES 4
+
 static bool is_local(const char *url)
 {
 	if (!strncmp(url, "file://", 7))
@@ -182,7 +187,7 @@ static int fetch_tip(const struct kf_push_target *t, git_oid *tip, struct kf_err
 	char *specs[1] = { spec };
 	git_strarray refspecs = { specs, 1 };
 	struct cbwrap w;
-	int rc = 0;
+	int rc = 0, g;
 
 	git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
 	init_callbacks(t, &w, &fo.callbacks);
@@ -190,9 +195,16 @@ static int fetch_tip(const struct kf_push_target *t, git_oid *tip, struct kf_err
 	fo.update_fetchhead = 0;
 	snprintf(spec, sizeof(spec), "+refs/heads/%s:refs/remotes/origin/%s", t->branch, t->branch);
 	snprintf(ref, sizeof(ref), "refs/remotes/origin/%s", t->branch);
-	if (git_remote_create_anonymous(&remote, t->repo, t->url) < 0 ||
-	    git_remote_fetch(remote, &refspecs, &fo, NULL) < 0) {
-		rc = kf_err_set(err, KF_EAGAIN, "fetch %s (%s): %s", t->shown_url, t->branch, gmsg());
+	if (git_remote_create_anonymous(&remote, t->repo, t->url) < 0) {
+		rc = kf_err_set(err, KF_EINVAL, "remote %s: %s", t->shown_url, gmsg());
+		goto out;
+	}
+	g = git_remote_fetch(remote, &refspecs, &fo, NULL);
+	if (g < 0) {
+		/* Anything but a refused credential may pass (a remote that is
+		 * down, a ref that vanished while listed): retried. */
+		rc = kf_err_set(err, g == GIT_EAUTH ? KF_EAUTH : KF_EAGAIN, "fetch %s (%s): %s", t->shown_url, t->branch,
+				gmsg());
 		goto out;
 	}
 	if (git_reference_name_to_id(tip, t->repo, ref) < 0)
@@ -262,6 +274,71 @@ static bool moved_reason(const char *why)
 }
 
 /*
+ * Copy what `dst` lacks of the tree `id` from `src`: a subtree already
+ * there is complete (git writes an object only after all it points to), so
+ * the walk stops at it. Tree entries are written before their tree.
+ */
+static int copy_tree(git_odb *src, git_odb *dst, const git_oid *id, git_repository *srepo, int depth)
+{
+	git_tree *tree = NULL;
+	git_odb_object *o = NULL;
+	git_oid w;
+	int rc = -1;
+
+	if (git_odb_exists(dst, id))
+		return 0;
+	if (depth > 64 || git_tree_lookup(&tree, srepo, id) < 0)
+		return -1;
+	for (size_t i = 0; i < git_tree_entrycount(tree); i++) {
+		const git_tree_entry *e = git_tree_entry_byindex(tree, i);
+		const git_oid *eid = git_tree_entry_id(e);
+
+		if (git_tree_entry_type(e) == GIT_OBJECT_TREE) {
+			if (copy_tree(src, dst, eid, srepo, depth + 1) < 0)
+				goto out;
+		} else if (git_tree_entry_type(e) == GIT_OBJECT_BLOB && !git_odb_exists(dst, eid)) {
+			if (git_odb_read(&o, src, eid) < 0 ||
+			    git_odb_write(&w, dst, git_odb_object_data(o), git_odb_object_size(o), GIT_OBJECT_BLOB) < 0)
+				goto out;
+			git_odb_object_free(o);
+			o = NULL;
+		}
+	}
+	if (git_odb_read(&o, src, id) < 0 ||
+	    git_odb_write(&w, dst, git_odb_object_data(o), git_odb_object_size(o), GIT_OBJECT_TREE) < 0)
+		goto out;
+	rc = 0;
+out:
+	git_odb_object_free(o);
+	git_tree_free(tree);
+	return rc;
+}
+
+/* The commit and the objects of its tree the remote lacks (its parent, the
+ * remote's tip, is there already). */
+static int copy_commit(git_repository *srepo, git_repository *drepo, const git_oid *commit)
+{
+	git_odb *src = NULL, *dst = NULL;
+	git_commit *c = NULL;
+	git_odb_object *o = NULL;
+	git_oid w;
+	int rc = -1;
+
+	if (git_repository_odb(&src, srepo) < 0 || git_repository_odb(&dst, drepo) < 0 ||
+	    git_commit_lookup(&c, srepo, commit) < 0 ||
+	    copy_tree(src, dst, git_commit_tree_id(c), srepo, 0) < 0 || git_odb_read(&o, src, commit) < 0 ||
+	    git_odb_write(&w, dst, git_odb_object_data(o), git_odb_object_size(o), GIT_OBJECT_COMMIT) < 0)
+		goto out;
+	rc = 0;
+out:
+	git_odb_object_free(o);
+	git_commit_free(c);
+	git_odb_free(dst);
+	git_odb_free(src);
+	return rc;
+}
+
+/*
  * Push `commit` as the new tip. Returns 0, KF_EAGAIN when the branch moved
  * (retry), another error when refused for another reason.
  */
@@ -269,35 +346,21 @@ static int push_commit(const struct kf_push_target *t, const git_oid *expected, 
 		       struct kf_err **err)
 {
 	git_remote *remote = NULL;
+	git_repository *rrepo = NULL;
 	git_push_options po;
 	struct cbwrap ps;
 	char tmpref[128], spec[PATH_MAX], hex[41];
 	char *specs[1] = { spec };
 	git_strarray refspecs = { specs, 1 };
-	bool local = is_local(t->url);
-
-	memset(&ps, 0, sizeof(ps));
-	git_repository *rrepo = NULL;
 	int rc = 0, g;
 
-	git_oid_tostr(hex, sizeof(hex), commit);
-	snprintf(tmpref, sizeof(tmpref), "refs/kfboot/push/%ld-%.12s", (long)getpid(), hex);
-	if (git_reference_create(NULL, t->repo, tmpref, commit, 1, NULL) < 0) {
-		rc = kf_err_set(err, KF_ERR, "local ref: %s", gmsg());
-		goto out;
-	}
-	/* Local remotes get the objects under a temporary ref, then a CAS. */
-	if (local)
-		snprintf(spec, sizeof(spec), "%s:%s", tmpref, tmpref);
-	else
-		snprintf(spec, sizeof(spec), "%s:refs/heads/%s", tmpref, t->branch);
-	git_push_options_init(&po, GIT_PUSH_OPTIONS_VERSION);
-	init_callbacks(t, &ps, &po.callbacks);
-	if (local) {
+	memset(&ps, 0, sizeof(ps));
+	if (is_local(t->url)) {
 		/* Like git's receive.denyCurrentBranch: a branch checked out in
 		 * a working tree is not moved under it. */
 		const char *p = !strncmp(t->url, "file://", 7) ? t->url + 7 : t->url;
 		git_reference *head = NULL;
+		char branch[PATH_MAX];
 
 		if (git_repository_open(&rrepo, p) < 0) {
 			rc = kf_err_set(err, KF_ERR, "remote %s: %s", t->shown_url, gmsg());
@@ -311,10 +374,31 @@ static int push_commit(const struct kf_push_target *t, const git_oid *expected, 
 			goto out;
 		}
 		git_reference_free(head);
+		if (copy_commit(t->repo, rrepo, commit) < 0) {
+			rc = kf_err_set(err, KF_ERR, "push to %s: writing objects: %s", t->shown_url, gmsg());
+			goto out;
+		}
+		snprintf(branch, sizeof(branch), "refs/heads/%s", t->branch);
+		g = git_reference_create_matching(NULL, rrepo, branch, commit, 1, expected, "kfboot push");
+		if (g == GIT_EMODIFIED || g == GIT_ELOCKED)
+			rc = kf_err_set(err, KF_EAGAIN, "push to %s: the branch moved", t->shown_url);
+		else if (g < 0)
+			rc = kf_err_set(err, KF_ERR, "push to %s: %s", t->shown_url, gmsg());
+		goto out;
 	}
+
+	git_oid_tostr(hex, sizeof(hex), commit);
+	snprintf(tmpref, sizeof(tmpref), "refs/kfboot/push/%ld-%.12s", (long)getpid(), hex);
+	if (git_reference_create(NULL, t->repo, tmpref, commit, 1, NULL) < 0) {
+		rc = kf_err_set(err, KF_ERR, "local ref: %s", gmsg());
+		goto out;
+	}
+	snprintf(spec, sizeof(spec), "%s:refs/heads/%s", tmpref, t->branch);
+	git_push_options_init(&po, GIT_PUSH_OPTIONS_VERSION);
+	init_callbacks(t, &ps, &po.callbacks);
 	if (git_remote_create_anonymous(&remote, t->repo, t->url) < 0) {
 		rc = kf_err_set(err, KF_EINVAL, "remote %s: %s", t->shown_url, gmsg());
-		goto out;
+		goto drop;
 	}
 	g = git_remote_push(remote, &refspecs, &po);
 	if (g < 0) {
@@ -324,40 +408,19 @@ static int push_commit(const struct kf_push_target *t, const git_oid *expected, 
 			rc = kf_err_set(err, KF_EAGAIN, "push to %s: %s", t->shown_url, m);
 		else
 			rc = kf_err_set(err, g == GIT_EAUTH ? KF_EAUTH : KF_ERR, "push to %s: %s", t->shown_url, m);
-		goto out;
-	}
-	if (ps.rejected) {
+	} else if (ps.rejected) {
 		rc = kf_err_set(err, moved_reason(ps.rejected) ? KF_EAGAIN : KF_ERR, "push to %s refused: %s",
 				t->shown_url, ps.rejected);
-		goto out;
 	}
-	if (local) {
-		char branch[PATH_MAX];
+drop: {
+	git_reference *lr = NULL;
 
-		snprintf(branch, sizeof(branch), "refs/heads/%s", t->branch);
-		g = git_reference_create_matching(NULL, rrepo, branch, commit, 1, expected, "kfboot push");
-		if (g == GIT_EMODIFIED || g == GIT_ELOCKED)
-			rc = kf_err_set(err, KF_EAGAIN, "push to %s: the branch moved", t->shown_url);
-		else if (g < 0)
-			rc = kf_err_set(err, KF_ERR, "push to %s: %s", t->shown_url, gmsg());
-		{
-			git_reference *tr = NULL;
-
-			if (git_reference_lookup(&tr, rrepo, tmpref) == 0) {
-				git_reference_delete(tr);
-				git_reference_free(tr);
-			}
-		}
+	if (git_reference_lookup(&lr, t->repo, tmpref) == 0) {
+		git_reference_delete(lr);
+		git_reference_free(lr);
 	}
+}
 out:
-	{
-		git_reference *lr = NULL;
-
-		if (git_reference_lookup(&lr, t->repo, tmpref) == 0) {
-			git_reference_delete(lr);
-			git_reference_free(lr);
-		}
-	}
 	git_repository_free(rrepo);
 	git_remote_free(remote);
 	free(ps.rejected);
@@ -391,6 +454,7 @@ int kf_push_edit(const struct kf_push_target *t0, const struct kf_push_opts *o, 
 	char *name = NULL, *email = NULL;
 	double wait;
 	int rc, lock = -1, max;
+	bool fetching;
 	unsigned seed = (unsigned)getpid() ^ (unsigned)time(NULL);
 
 	memset(res, 0, sizeof(*res));
@@ -417,9 +481,9 @@ int kf_push_edit(const struct kf_push_target *t0, const struct kf_push_opts *o, 
 		struct kf_err *perr = NULL;
 
 		res->attempts = attempt;
-		rc = fetch_tip(&t, &tip, err);
+		rc = fetch_tip(&t, &tip, &perr);
 		if (rc)
-			goto out;
+			goto retry;
 		git_oid_tostr(res->parent, sizeof(res->parent), &tip);
 		change_release(&c);
 		rc = fn(ctx, t.repo, res->parent, &c, err);
@@ -445,8 +509,13 @@ int kf_push_edit(const struct kf_push_target *t0, const struct kf_push_opts *o, 
 			goto out;
 		}
 		res->commit[0] = '\0';
-		if (rc != KF_EAGAIN || attempt >= max) {
-			if (rc == KF_EAGAIN)
+retry:
+		/* A remote that does not answer gets a few tries, not ten. */
+		fetching = rc == KF_EAGAIN && !strncmp(perr->msg, "fetch ", 6);
+		if (rc != KF_EAGAIN || attempt >= (fetching && max > KF_PUSH_FETCH_TRIES ? KF_PUSH_FETCH_TRIES : max)) {
+			if (fetching)
+				rc = kf_err_set(err, KF_EAGAIN, "%s (gave up after %d attempts)", perr->msg, attempt);
+			else if (rc == KF_EAGAIN)
 				rc = kf_err_set(err, KF_ECONFLICT, "%s (gave up after %d attempts: the branch kept moving)",
 						perr->msg, attempt);
 			else

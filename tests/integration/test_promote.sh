@@ -28,7 +28,9 @@
 #      when the gates hold (one commit) and applies it;
 #  12. write-back in the loop: a SUCCEEDED run with a report in the run
 #      journal becomes v5 (one commit, dev pinned), dev applies it, and
-#      staging's auto-promotion carries it on.
+#      staging's auto-promotion carries it on;
+#  13. a remote that is down: a few tries with backoff, then one message
+#      naming the remote and the tries; nothing is committed anywhere.
 # Env: KFBOOT, KF_SOURCE_DIR (set by CTest). Needs git, kubectl, jq.
 # shellcheck disable=SC2154 # tmp, KC, pids come from tests/kubesim/lib.sh
 set -euo pipefail
@@ -397,4 +399,15 @@ all_msgs=$(git -C "$R" log --format=%B main)
 grep -qx 'Kfboot-Run: 9a9a' <<<"$all_msgs" || fail "write-back trailer Kfboot-Run"
 [[ $(count) == $((before + 2)) ]] || fail "write-back + auto-promotion: $(( $(count) - before )) commits"
 ! grep -q 8b8b <<<"$(show models/xor.yaml)" || fail "a failed run was registered"
+
+step "13. a remote that is down: retried with backoff, then a clear final message"
+port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+before=$(count)
+rc=0
+"$KFBOOT" promote xor --to staging --version v1 --repo "git://127.0.0.1:$port/repo.git" --state-dir "$tmp/st13" \
+	>"$tmp/p13.out" 2>&1 || rc=$?
+cat "$tmp/p13.out"
+((rc != 0)) || fail "a promotion to a remote that is down succeeded"
+grep -q "fetch 'git://127.0.0.1:$port/repo.git': .*(gave up after 4 attempts)" "$tmp/p13.out" || fail "no final message naming the remote and the tries"
+[[ $(count) == "$before" ]] || fail "a commit appeared"
 echo "PASS"
