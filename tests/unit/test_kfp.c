@@ -208,6 +208,27 @@ static void test_kfp_filter__encoding(void **state)
 	assert_null(kf_kfp_filter_eq("name", "a b"));
 }
 
+static void test_kfp_commit__is_kfboot(void **state)
+{
+	(void)state;
+	/* what src/models writes: write-back and promotion */
+	assert_true(kf_kfp_commit_is_kfboot("register xor v4 from run r; pin in dev\n\nKfboot-Model: xor v4\n"
+					    "Kfboot-Source-Commit: 3f2a\nKfboot-Run: r\n"));
+	assert_true(kf_kfp_commit_is_kfboot("promote xor v3 to prod (was v2)\n\nKfboot-Promote: xor v3 staging -> prod\n"
+					    "Kfboot-Gates: test_accuracy 0.991 >= 0.97\nKfboot-Forced: yes\n"));
+	/* trailing blank lines, CRLF */
+	assert_true(kf_kfp_commit_is_kfboot("register\r\n\r\nKfboot-Model: xor v1\r\n\n\n"));
+	/* a person's commits: no body, a subject, a middle paragraph, not at
+	 * the start of a line, another trailer */
+	assert_false(kf_kfp_commit_is_kfboot("Kfboot-Model: xor v9\n"));
+	assert_false(kf_kfp_commit_is_kfboot("fix\n\nKfboot-Model: xor v9 in a middle paragraph\n\nSigned-off-by: A <a@b>\n"));
+	assert_false(kf_kfp_commit_is_kfboot("fix\n\nsee Kfboot-Model: xor\n"));
+	assert_false(kf_kfp_commit_is_kfboot("fix\n\nKfboot-Model:xor\n"));
+	assert_false(kf_kfp_commit_is_kfboot("train a better xor\n"));
+	assert_false(kf_kfp_commit_is_kfboot(""));
+	assert_false(kf_kfp_commit_is_kfboot(NULL));
+}
+
 static void test_kfp_names__run_name(void **state)
 {
 	char *n = kf_kfp_run_name("xor", "3f2a9c1d0e4b5a6978800112233445566778899a");
@@ -343,6 +364,7 @@ int main(void)
 		cmocka_unit_test(test_kfp_params__expand),
 		cmocka_unit_test(test_kfp_filter__encoding),
 		cmocka_unit_test(test_kfp_names__run_name),
+		cmocka_unit_test(test_kfp_commit__is_kfboot),
 		cmocka_unit_test(test_kfp_recurring__body),
 		cmocka_unit_test(test_kfp_metrics__observer),
 		cmocka_unit_test(test_kfp_client__unreachable_and_bad_endpoint),
