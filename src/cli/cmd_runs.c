@@ -420,8 +420,17 @@ static int pass(struct kf_cli *cli, struct runs_opts *o, bool force)
 			const char *en = json_string_value(json_object_get(e, "name"));
 			const char *ns = json_string_value(json_object_get(e, "namespace"));
 
+			bool listed = false, need = true;
+
 			if (!en || !ns || (o->env && strcmp(o->env, en)))
 				continue;
+			for (size_t p = 0; p < r.pipelines.n; p++)
+				listed |= in_list(r.pipelines.v[p].envs, r.pipelines.v[p].nenvs, en);
+			/* no pipeline here: ask KFP only if the journal says kfboot
+			 * may have left a recurring run (as the reconciler does) */
+			if (!listed && !kf_kfp_recurring_prune_needed(k, &r.pipelines, en, &need, &err) && !need)
+				continue;
+			kf_err_clear(&err);
 			if (kf_kfp_recurring_prune(kfp, k, &r.pipelines, en, ns, &err)) {
 				char *s = kf_err_str(err);
 

@@ -159,6 +159,7 @@ int kf_gitops_retrain_env(struct kf_git_source *src, const char *commit,
 		struct kf_buf pkg = KF_BUF_INIT;
 		struct kf_err *e2 = NULL;
 		bool listed = false;
+		double t0 = kf_now();
 
 		for (size_t e = 0; e < p->nenvs; e++)
 			listed |= !strcmp(p->envs[e], env->name);
@@ -189,6 +190,9 @@ int kf_gitops_retrain_env(struct kf_git_source *src, const char *commit,
 			if (p->schedule.set)
 				kf_kfp_recurring_reconcile(kfp, k, p, env->name, t.ns, NULL, &e2);
 		}
+		/* the step runs on the loop thread: say how long it held it */
+		kf_debug("%s: retraining step for '%s' took %.3f s (%s)", env->name, p->name, kf_now() - t0,
+			 res.triggered ? "triggered" : "not triggered");
 		kf_kfp_trigger_result_release(&res);
 next:
 		if (e2) {

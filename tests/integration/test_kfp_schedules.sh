@@ -16,7 +16,8 @@
 #   6. a back with a schedule, then its schedule removed while it is the
 #      only pipeline: deleted; a back again, then removed from kfboot.yaml:
 #      deleted (the journal's record is set again when one is created);
-#   7. the same last-pipeline removal through `kfboot runs sync`;
+#   7. the same last-pipeline removal through `kfboot runs sync` (and then
+#      no more KFP requests);
 #   8. every request kfboot sent passed kfpsim's validation.
 set -euo pipefail
 : "${KFBOOT:?}" "${KF_SOURCE_DIR:?}"
@@ -151,6 +152,9 @@ config "$(pipeline a a dev '{ cron: "0 0 3 * * *" }')"
 config
 "$KFBOOT" runs sync --repo "$R" --kubeconfig "$KC" >"$tmp/out" 2>&1 || { cat "$tmp/out"; fail "runs sync without pipelines"; }
 [[ $(nrr) == 0 ]] || fail "runs sync left the last pipeline's recurring run: $(rr)"
+n1=$(kfpsim_stats | jq .requests)
+"$KFBOOT" runs sync --repo "$R" --kubeconfig "$KC" >"$tmp/out" 2>&1 || { cat "$tmp/out"; fail "runs sync with nothing to do"; }
+[[ $(kfpsim_stats | jq .requests) == "$n1" ]] || fail "runs sync asked KFP with nothing left to delete"
 
 step "8. every request valid"
 kfpsim_assert_valid
