@@ -17,6 +17,10 @@
 #include "kfp/recurring.h"
 #include "kfp/trigger.h"
 
+/* the reconcile loop's KFP client: seconds per attempt, attempts */
+#define KF_LOOP_KFP_TIMEOUT 15
+#define KF_LOOP_KFP_ATTEMPTS 3
+
 static int src_changed(void *ctx, const char *from, const char *to, const char *const *specs, size_t n,
 		       bool *changed, struct kf_err **err)
 {
@@ -120,7 +124,7 @@ int kf_gitops_retrain_env(struct kf_git_source *src, const char *commit,
 	struct kf_kfp *kfp = NULL;
 	struct kf_kfp_pipelines all = { 0 };
 	struct kf_buf problems = KF_BUF_INIT;
-	size_t n = 0;
+	size_t n = 0, skipped = 0;
 	int rc;
 
 	for (size_t i = 0; i < cfg->npipelines; i++)
@@ -145,6 +149,14 @@ int kf_gitops_retrain_env(struct kf_git_source *src, const char *commit,
 	}
 	ko.endpoint = cfg->kfp.endpoint;
 	ko.token_file = cfg->kfp.token_file;
+	/* The step runs on the loop thread, and every pass repeats what did
+	 * not happen (the trigger protocol resumes anywhere): so no long
+	 * waits here. A request gets 3 attempts of at most 15 s, and once
+	 * KFP did not answer one, the rest of the step fails at once instead
+	 * of waiting again per pipeline (KF_LOOP_KFP_*). */
+	ko.timeout = KF_LOOP_KFP_TIMEOUT;
+	ko.max_attempts = KF_LOOP_KFP_ATTEMPTS;
+	ko.fail_fast = true;
 	if (!ko.token_file && access(KF_KFP_DEFAULT_TOKEN_FILE, R_OK) == 0)
 		ko.token_file = KF_KFP_DEFAULT_TOKEN_FILE;
 	rc = kf_kfp_new(&kfp, &ko, err);
@@ -165,6 +177,10 @@ int kf_gitops_retrain_env(struct kf_git_source *src, const char *commit,
 			listed |= !strcmp(p->envs[e], env->name);
 		if (!listed)
 			continue;
+		if (kf_kfp_down(kfp)) {
+			skipped++; /* said once below; the next pass tries again */
+			continue;
+		}
 		if (kf_git_source_read(src, commit, p->package, &pkg, &e2)) {
 			kf_err_wrap(&e2, "pipeline '%s': package", p->name);
 			goto next;
@@ -204,7 +220,10 @@ next:
 		}
 		kf_buf_release(&pkg);
 	}
-	{
+	if (kf_kfp_down(kfp))
+		kf_buf_addf(&problems, "%sKFP at %s did not answer; %zu more pipeline(s) and the recurring-run "
+			    "clean-up wait for the next pass", problems.len ? "; " : "", kf_kfp_endpoint(kfp), skipped);
+	else {
 		struct kf_err *e2 = NULL;
 
 		if (kf_kfp_recurring_prune(kfp, k, &all, env->name, env->namespace ? env->namespace : "default", &e2)) {

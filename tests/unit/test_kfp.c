@@ -334,6 +334,44 @@ static void test_kfp_client__unreachable_and_bad_endpoint(void **state)
 	kf_kfp_free(c);
 }
 
+static void test_kfp_client__fail_fast(void **state)
+{
+	struct kf_kfp_opts o = { 0 };
+	struct kf_kfp *c = NULL;
+	struct kf_err *err = NULL;
+	json_t *out = NULL, *run = json_object();
+	long status = -1;
+
+	(void)state;
+	o.endpoint = "http://127.0.0.1:1";
+	o.max_attempts = 2;
+	o.retry_base = 0.01;
+	o.timeout = 2;
+	o.fail_fast = true;
+	assert_int_equal(kf_kfp_new(&c, &o, &err), 0);
+	/* a request sent once (POST /runs) that gets no answer does not trip it */
+	assert_int_not_equal(kf_kfp_run_create(c, run, &out, &err), 0);
+	kf_err_clear(&err);
+	assert_null(kf_kfp_down(c));
+	assert_int_equal(kf_kfp_get_stats(c)->requests, 1);
+	/* a retryable one that used all its attempts does */
+	assert_int_equal(kf_kfp_call(c, "GET", "/healthz", NULL, true, &status, &out, &err), KF_EAGAIN);
+	kf_err_clear(&err);
+	assert_non_null(kf_kfp_down(c));
+	assert_int_equal(kf_kfp_get_stats(c)->requests, 3);
+	/* then nothing more is sent, and the error says why */
+	assert_int_equal(kf_kfp_call(c, "GET", "/experiments", NULL, true, &status, &out, &err), KF_EAGAIN);
+	assert_non_null(strstr(err->msg, "did not answer earlier"));
+	kf_err_clear(&err);
+	assert_int_not_equal(kf_kfp_run_create(c, run, &out, &err), 0);
+	kf_err_clear(&err);
+	assert_int_equal(kf_kfp_get_stats(c)->requests, 3);
+	assert_int_equal(kf_kfp_get_stats(c)->refused, 2);
+	assert_int_equal(status, 0);
+	json_decref(run);
+	kf_kfp_free(c);
+}
+
 static void test_kfp_client__token_file_missing(void **state)
 {
 	struct kf_kfp_opts o = { 0 };
@@ -368,6 +406,7 @@ int main(void)
 		cmocka_unit_test(test_kfp_recurring__body),
 		cmocka_unit_test(test_kfp_metrics__observer),
 		cmocka_unit_test(test_kfp_client__unreachable_and_bad_endpoint),
+		cmocka_unit_test(test_kfp_client__fail_fast),
 		cmocka_unit_test(test_kfp_client__token_file_missing),
 	};
 
