@@ -283,6 +283,27 @@ static int git_read(void *ctx, const char *commit, const char *path, char **data
 	return rc;
 }
 
+/* kf_kfp_info_fn: a commit's message and first parent (kfboot's own
+ * write-back and promotion commits never trigger a run). */
+static int git_info(void *ctx, const char *commit, char **message, char **parent,
+		    struct kf_err **err)
+{
+	struct repo *r = ctx;
+	git_oid id;
+	git_commit *c = NULL;
+
+	*message = *parent = NULL;
+	if (git_oid_fromstr(&id, commit) || git_commit_lookup(&c, r->git, &id))
+		return git_fail(err, commit);
+	*message = kf_xstrdup(git_commit_message(c) ?: "");
+	if (git_commit_parentcount(c)) {
+		*parent = kf_xmalloc(GIT_OID_HEXSZ + 1);
+		git_oid_tostr(*parent, GIT_OID_HEXSZ + 1, git_commit_parent_id(c, 0));
+	}
+	git_commit_free(c);
+	return 0;
+}
+
 static int kfp_connect(const struct runs_opts *o, const struct repo *r, struct kf_kfp **out,
 		       struct kf_err **err)
 {
@@ -369,10 +390,11 @@ static int pass(struct kf_cli *cli, struct runs_opts *o, bool force)
 			t.changed = git_changed;
 			t.commits = git_commits;
 			t.read = git_read;
+			t.info = git_info;
 			t.source_ctx = &r;
 			rc = kf_kfp_trigger_run(&t, &res, &err);
 			if (!rc && p->schedule.set)
-				rc = kf_kfp_recurring_reconcile(kfp, p, p->envs[e], ns, NULL, &err);
+				rc = kf_kfp_recurring_reconcile(kfp, k, p, p->envs[e], ns, NULL, &err);
 			if (rc) {
 				char *s = kf_err_str(err);
 
@@ -398,9 +420,18 @@ static int pass(struct kf_cli *cli, struct runs_opts *o, bool force)
 			const char *en = json_string_value(json_object_get(e, "name"));
 			const char *ns = json_string_value(json_object_get(e, "namespace"));
 
+			bool listed = false, need = true;
+
 			if (!en || !ns || (o->env && strcmp(o->env, en)))
 				continue;
-			if (kf_kfp_recurring_prune(kfp, &r.pipelines, en, ns, &err)) {
+			for (size_t p = 0; p < r.pipelines.n; p++)
+				listed |= in_list(r.pipelines.v[p].envs, r.pipelines.v[p].nenvs, en);
+			/* no pipeline here: ask KFP only if the journal says kfboot
+			 * may have left a recurring run (as the reconciler does) */
+			if (!listed && !kf_kfp_recurring_prune_needed(k, &r.pipelines, en, &need, &err) && !need)
+				continue;
+			kf_err_clear(&err);
+			if (kf_kfp_recurring_prune(kfp, k, &r.pipelines, en, ns, &err)) {
 				char *s = kf_err_str(err);
 
 				fprintf(stderr, "kfboot: %s\n", s);

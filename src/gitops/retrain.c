@@ -12,9 +12,14 @@
 #include <unistd.h>
 
 #include "gitops.h"
+#include "gitops/source_git.h"
 #include "kfp/client.h"
 #include "kfp/recurring.h"
 #include "kfp/trigger.h"
+
+/* the reconcile loop's KFP client: seconds per attempt, attempts */
+#define KF_LOOP_KFP_TIMEOUT 15
+#define KF_LOOP_KFP_ATTEMPTS 3
 
 static int src_changed(void *ctx, const char *from, const char *to, const char *const *specs, size_t n,
 		       bool *changed, struct kf_err **err)
@@ -63,6 +68,28 @@ static int src_read(void *ctx, const char *commit, const char *path, char **data
 	return 0;
 }
 
+/* A commit's message and first parent, so the trigger pass can tell
+ * kfboot's own write-back and promotion commits (which never trigger a
+ * run) from the others. */
+static int src_info(void *ctx, const char *commit, char **message, char **parent,
+		    struct kf_err **err)
+{
+	git_repository *repo = kf_git_source_repo(ctx);
+	git_oid id;
+	git_commit *c = NULL;
+
+	*message = *parent = NULL;
+	if (git_oid_fromstr(&id, commit) < 0 || git_commit_lookup(&c, repo, &id) < 0)
+		return kf_err_set(err, KF_ENOENT, "commit %.12s not found", commit);
+	*message = kf_xstrdup(git_commit_message(c) ?: "");
+	if (git_commit_parentcount(c)) {
+		*parent = kf_xmalloc(GIT_OID_HEXSZ + 1);
+		git_oid_tostr(*parent, GIT_OID_HEXSZ + 1, git_commit_parent_id(c, 0));
+	}
+	git_commit_free(c);
+	return 0;
+}
+
 /* kfboot.yaml's pipeline (gitops' parser) as the kfp module's; every
  * pointer is borrowed from the config. */
 static void convert(struct kf_kfp_pipeline *dst, const struct kf_repo_pipeline *p)
@@ -97,24 +124,46 @@ int kf_gitops_retrain_env(struct kf_git_source *src, const char *commit,
 	struct kf_kfp *kfp = NULL;
 	struct kf_kfp_pipelines all = { 0 };
 	struct kf_buf problems = KF_BUF_INIT;
-	size_t n = 0;
+	size_t n = 0, skipped = 0;
 	int rc;
 
-	if (!cfg->npipelines)
-		return 0; /* no KFP needed */
 	for (size_t i = 0; i < cfg->npipelines; i++)
 		for (size_t e = 0; e < cfg->pipelines[i].nenvironments; e++)
 			n += !strcmp(cfg->pipelines[i].environments[e], env->name);
-	ko.endpoint = cfg->kfp.endpoint;
-	ko.token_file = cfg->kfp.token_file;
-	if (!ko.token_file && access(KF_KFP_DEFAULT_TOKEN_FILE, R_OK) == 0)
-		ko.token_file = KF_KFP_DEFAULT_TOKEN_FILE;
-	rc = kf_kfp_new(&kfp, &ko, err);
-	if (rc)
-		return rc;
 	all.v = kf_xcalloc(cfg->npipelines + 1, sizeof(*all.v));
 	for (size_t i = 0; i < cfg->npipelines; i++)
 		convert(&all.v[all.n++], &cfg->pipelines[i]);
+	if (!n) {
+		/* no pipeline runs here (any more): KFP is needed only to delete
+		 * recurring runs kfboot created for pipelines since removed -
+		 * the journal says whether there may be any */
+		bool need = false;
+
+		rc = kf_kfp_recurring_prune_needed(k, &all, env->name, &need, err);
+		if (rc || !need) {
+			if (rc)
+				kf_err_wrap(err, "retraining");
+			free(all.v);
+			return rc;
+		}
+	}
+	ko.endpoint = cfg->kfp.endpoint;
+	ko.token_file = cfg->kfp.token_file;
+	/* The step runs on the loop thread, and every pass repeats what did
+	 * not happen (the trigger protocol resumes anywhere): so no long
+	 * waits here. A request gets 3 attempts of at most 15 s, and once
+	 * KFP did not answer one, the rest of the step fails at once instead
+	 * of waiting again per pipeline (KF_LOOP_KFP_*). */
+	ko.timeout = KF_LOOP_KFP_TIMEOUT;
+	ko.max_attempts = KF_LOOP_KFP_ATTEMPTS;
+	ko.fail_fast = true;
+	if (!ko.token_file && access(KF_KFP_DEFAULT_TOKEN_FILE, R_OK) == 0)
+		ko.token_file = KF_KFP_DEFAULT_TOKEN_FILE;
+	rc = kf_kfp_new(&kfp, &ko, err);
+	if (rc) {
+		free(all.v);
+		return rc;
+	}
 	for (size_t i = 0; i < all.n && n; i++) {
 		const struct kf_kfp_pipeline *p = &all.v[i];
 		struct kf_kfp_trigger t = { 0 };
@@ -122,11 +171,16 @@ int kf_gitops_retrain_env(struct kf_git_source *src, const char *commit,
 		struct kf_buf pkg = KF_BUF_INIT;
 		struct kf_err *e2 = NULL;
 		bool listed = false;
+		double t0 = kf_now();
 
 		for (size_t e = 0; e < p->nenvs; e++)
 			listed |= !strcmp(p->envs[e], env->name);
 		if (!listed)
 			continue;
+		if (kf_kfp_down(kfp)) {
+			skipped++; /* said once below; the next pass tries again */
+			continue;
+		}
 		if (kf_git_source_read(src, commit, p->package, &pkg, &e2)) {
 			kf_err_wrap(&e2, "pipeline '%s': package", p->name);
 			goto next;
@@ -142,6 +196,7 @@ int kf_gitops_retrain_env(struct kf_git_source *src, const char *commit,
 		t.changed = src_changed;
 		t.commits = src_commits;
 		t.read = src_read;
+		t.info = src_info;
 		t.source_ctx = src;
 		t.obs = obs;
 		if (!kf_kfp_trigger_run(&t, &res, &e2)) {
@@ -149,8 +204,11 @@ int kf_gitops_retrain_env(struct kf_git_source *src, const char *commit,
 				kf_info("%s: pipeline '%s' at %.12s: %d run(s) started, %d adopted, %d terminated", env->name,
 					p->name, commit, res.started, res.adopted, res.terminated);
 			if (p->schedule.set)
-				kf_kfp_recurring_reconcile(kfp, p, env->name, t.ns, NULL, &e2);
+				kf_kfp_recurring_reconcile(kfp, k, p, env->name, t.ns, NULL, &e2);
 		}
+		/* the step runs on the loop thread: say how long it held it */
+		kf_debug("%s: retraining step for '%s' took %.3f s (%s)", env->name, p->name, kf_now() - t0,
+			 res.triggered ? "triggered" : "not triggered");
 		kf_kfp_trigger_result_release(&res);
 next:
 		if (e2) {
@@ -162,10 +220,13 @@ next:
 		}
 		kf_buf_release(&pkg);
 	}
-	{
+	if (kf_kfp_down(kfp))
+		kf_buf_addf(&problems, "%sKFP at %s did not answer; %zu more pipeline(s) and the recurring-run "
+			    "clean-up wait for the next pass", problems.len ? "; " : "", kf_kfp_endpoint(kfp), skipped);
+	else {
 		struct kf_err *e2 = NULL;
 
-		if (kf_kfp_recurring_prune(kfp, &all, env->name, env->namespace ? env->namespace : "default", &e2)) {
+		if (kf_kfp_recurring_prune(kfp, k, &all, env->name, env->namespace ? env->namespace : "default", &e2)) {
 			char *s = kf_err_str(e2);
 
 			kf_buf_addf(&problems, "%s%s", problems.len ? "; " : "", s);

@@ -27,6 +27,7 @@ struct kf_kfp {
 	char *ca_file;
 	struct kf_kfp_opts opts;
 	struct kf_kfp_stats stats;
+	char *down;   /* fail_fast: why KFP counts as down, or NULL */
 };
 
 static size_t on_write(char *p, size_t sz, size_t n, void *ud)
@@ -86,7 +87,13 @@ void kf_kfp_free(struct kf_kfp *c)
 	free(c->endpoint);
 	free(c->token_file);
 	free(c->ca_file);
+	free(c->down);
 	free(c);
+}
+
+const char *kf_kfp_down(const struct kf_kfp *c)
+{
+	return c->down;
 }
 
 const struct kf_kfp_stats *kf_kfp_get_stats(const struct kf_kfp *c)
@@ -257,6 +264,14 @@ static int call_raw(struct kf_kfp *c, const char *method, const char *path,
 
 	if (out)
 		*out = NULL;
+	if (c->down) {
+		c->stats.refused++;
+		free(url);
+		if (status_out)
+			*status_out = 0;
+		return kf_err_set(err, KF_EAGAIN, "%s %s: not sent, KFP did not answer earlier (%s)", method, path,
+				  c->down);
+	}
 	resp.cap = c->opts.max_response;
 	for (;;) {
 		kf_err_clear(err);
@@ -271,8 +286,11 @@ static int call_raw(struct kf_kfp *c, const char *method, const char *path,
 			rc = kf_err_set(err, code_of(status), "HTTP %ld: %s", status, m);
 			free(m);
 		}
-		if (rc != KF_EAGAIN || !retry || ++n >= c->opts.max_attempts || kf_interrupted())
+		if (rc != KF_EAGAIN || !retry || ++n >= c->opts.max_attempts || kf_interrupted()) {
+			if (rc == KF_EAGAIN && retry && c->opts.fail_fast && !c->down)
+				c->down = kf_xstrdup((*err)->msg);
 			goto out;
+		}
 		c->stats.retries++;
 		kf_sleep(kf_backoff_next(&bo));
 	}

@@ -41,12 +41,20 @@ struct kf_kfp_opts {
 	unsigned max_attempts;  /* for retryable requests; 0 = 6 */
 	double retry_base;      /* first backoff, seconds; 0 = 0.2 */
 	size_t max_response;    /* bytes; 0 = 64 MiB */
+	/* Once a request that may be retried has used all its attempts
+	 * without an answer that counts (transport errors, timeouts, 429,
+	 * 5xx), every later request fails at once with KF_EAGAIN ("KFP did
+	 * not answer earlier"): a caller on the reconcile loop's thread then
+	 * waits on a server that is down once per client, not once per
+	 * request. Requests sent once (POST /runs) never trip it. */
+	bool fail_fast;
 };
 
 struct kf_kfp;
 
 struct kf_kfp_stats {
 	unsigned long requests, retries;
+	unsigned long refused; /* requests not sent: fail_fast tripped */
 };
 
 int kf_kfp_new(struct kf_kfp **out, const struct kf_kfp_opts *opts,
@@ -54,6 +62,9 @@ int kf_kfp_new(struct kf_kfp **out, const struct kf_kfp_opts *opts,
 void kf_kfp_free(struct kf_kfp *c);
 const struct kf_kfp_stats *kf_kfp_get_stats(const struct kf_kfp *c);
 const char *kf_kfp_endpoint(const struct kf_kfp *c);
+/* With opts.fail_fast: why KFP counts as down (a request's last error), or
+ * NULL while it answers. */
+const char *kf_kfp_down(const struct kf_kfp *c);
 
 /*
  * One request. `path` is below /apis/v2beta1 and carries the query. `body`

@@ -10,7 +10,8 @@
  *                "experiment_id","parameters","t"}   -- before POST /runs
  *    "runs":    [{"commit","display","run_id","state","created_at",
  *                 "finished_at","parameters","metrics","model"}],  newest last
- *    "status":  "<last problem, or empty>"}
+ *    "status":  "<last problem, or empty>",
+ *    "recurring": true | false}  -- may have a recurring run here (recurring.h)
  *
  * Every write carries the resourceVersion that was read (a stale write
  * fails with KF_ECONFLICT and the caller re-reads). The same ConfigMaps are

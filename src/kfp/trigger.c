@@ -792,14 +792,134 @@ static int write_status(struct kf_kfp_trigger *t, const char *status, struct kf_
 	return kf_err_set(err, KF_ECONFLICT, "run journal of '%s' keeps changing under us", t->env);
 }
 
-/* The commits that trigger the pipeline, oldest first (owned strings). */
+/* ---- kfboot's own commits ------------------------------------------ */
+
+static bool blank_line(const char *p, const char *end)
+{
+	for (; p < end; p++)
+		if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
+			return false;
+	return true;
+}
+
+bool kf_kfp_commit_is_kfboot(const char *message)
+{
+	const char *end, *p, *para = NULL;
+
+	if (!message)
+		return false;
+	end = message + strlen(message);
+	/* the last paragraph: after the last blank line that has text after it */
+	for (p = message; p < end;) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		const char *next = eol ? eol + 1 : end;
+
+		if (blank_line(p, eol ? eol : end) && !blank_line(next, end))
+			para = next;
+		p = next;
+	}
+	if (!para)
+		return false; /* a subject (and no body) has no trailers */
+	for (p = para; p < end;) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+
+		if (!strncmp(p, "Kfboot-Model: ", 14) || !strncmp(p, "Kfboot-Promote: ", 16))
+			return true;
+		p = eol ? eol + 1 : end;
+	}
+	return false;
+}
+
+/* Is `commit` a write-back or promotion kfboot made? parent (optional)
+ * gets its first parent. Without an info callback nothing is. */
+static int kfboot_commit(struct kf_kfp_trigger *t, const char *commit, bool *yes,
+			 char **parent, struct kf_err **err)
+{
+	char *msg = NULL, *par = NULL;
+	int rc = 0;
+
+	*yes = false;
+	if (parent)
+		*parent = NULL;
+	if (!t->info)
+		return 0;
+	rc = t->info(t->source_ctx, commit, &msg, &par, err);
+	if (!rc)
+		*yes = kf_kfp_commit_is_kfboot(msg);
+	free(msg);
+	if (parent && !rc)
+		*parent = par;
+	else
+		free(par);
+	return rc;
+}
+
+/* The newest first-parent ancestor of `commit` (itself included) that is
+ * not kfboot's, looking at most 100 commits back; NULL when there is none. */
+static int newest_user_commit(struct kf_kfp_trigger *t, const char *commit, char **out,
+			      struct kf_err **err)
+{
+	char *c = kf_xstrdup(commit);
+	int rc = 0;
+
+	*out = NULL;
+	for (int i = 0; i < 100 && c; i++) {
+		bool kb;
+		char *par = NULL;
+
+		rc = kfboot_commit(t, c, &kb, &par, err);
+		if (rc)
+			break;
+		if (!kb) {
+			free(par);
+			*out = c; /* found */
+			return 0;
+		}
+		free(c);
+		c = par;
+	}
+	free(c);
+	return rc;
+}
+
+/*
+ * Changes since `last` when kfboot's own commits are among the first-parent
+ * commits after it: only the other commits' changes count (each against
+ * its parent in the walk), and the run is for the newest commit that is not
+ * kfboot's. *run stays NULL when nothing triggers.
+ */
+static int user_changes(struct kf_kfp_trigger *t, const char *last, char **walk, size_t nwalk,
+			const bool *kb, char **run, struct kf_err **err)
+{
+	bool trig = false;
+	int rc = 0;
+
+	*run = NULL;
+	for (size_t i = 0; i < nwalk && !rc && !trig; i++)
+		if (!kb[i])
+			rc = t->changed(t->source_ctx, i ? walk[i - 1] : last, walk[i],
+					(const char *const *)t->p->watch, t->p->nwatch, &trig, err);
+	if (rc || !trig)
+		return rc;
+	for (size_t i = nwalk; i-- > 0;)
+		if (!kb[i]) {
+			*run = kf_xstrdup(walk[i]);
+			break;
+		}
+	return 0;
+}
+
+/* The commits that trigger the pipeline, oldest first (owned strings).
+ * kfboot's own commits (write-backs, promotions) never do: their changes
+ * are left out of the comparison and no run is for one of them. */
 static int triggering_commits(struct kf_kfp_trigger *t, char ***out, size_t *nout,
 			      struct kf_err **err)
 {
 	struct kf_kfp_journal j;
 	json_t *entry;
 	const char *last;
-	char **walk = NULL;
+	char **walk = NULL, *run = NULL;
+	bool *kb = NULL, any_kb = false;
 	size_t nwalk = 0;
 	bool trig = false;
 	int rc;
@@ -813,19 +933,48 @@ static int triggering_commits(struct kf_kfp_trigger *t, char ***out, size_t *nou
 	last = jstr(entry, "last");
 	if (commit_known(entry, t->commit) || !strcmp(last, t->commit))
 		goto out; /* already queued, started or run */
-	if (t->force || !*last) {
-		trig = true; /* by hand, or a pipeline seen for the first time */
+	if (t->force) {
+		trig = true; /* by hand: the commit asked for, whoever made it */
 		goto out;
 	}
-	if (t->p->concurrency == KF_KFP_QUEUE && t->commits) {
-		/* every triggering commit runs: look at each one since last */
+	if (!*last) {
+		/* a pipeline seen for the first time: once, for the newest
+		 * commit that is not a write-back or promotion */
+		rc = newest_user_commit(t, t->commit, &run, err);
+		if (!rc && run && strcmp(run, t->commit) && commit_known(entry, run)) {
+			free(run);
+			run = NULL;
+		} else if (!rc && !run) {
+			trig = true; /* 100 of kfboot's commits in a row: the newest */
+		}
+		goto out;
+	}
+	if (t->commits && t->info && t->changed) {
+		/* are kfboot's own commits among those since last? */
 		rc = t->commits(t->source_ctx, last, t->commit, &walk, &nwalk, err);
 		if (rc)
 			goto out;
+		kb = kf_xcalloc(nwalk + 1, sizeof(*kb));
+		for (size_t i = 0; i < nwalk && !rc; i++) {
+			rc = kfboot_commit(t, walk[i], &kb[i], NULL, err);
+			any_kb |= kb[i];
+		}
+		if (rc)
+			goto out;
+	}
+	if (t->p->concurrency == KF_KFP_QUEUE && t->commits) {
+		/* every triggering commit runs: look at each one since last */
+		if (!walk) {
+			rc = t->commits(t->source_ctx, last, t->commit, &walk, &nwalk, err);
+			if (rc)
+				goto out;
+		}
 		*out = kf_xcalloc(nwalk + 1, sizeof(char *));
 		for (size_t i = 0; i < nwalk && !rc; i++) {
 			bool ch = false;
 
+			if (kb && kb[i])
+				continue; /* a write-back or promotion */
 			rc = t->changed(t->source_ctx, i ? walk[i - 1] : last, walk[i],
 					(const char *const *)t->p->watch, t->p->nwatch, &ch, err);
 			if (!rc && ch && !commit_known(entry, walk[i]))
@@ -833,14 +982,28 @@ static int triggering_commits(struct kf_kfp_trigger *t, char ***out, size_t *nou
 		}
 		goto out;
 	}
+	if (any_kb) {
+		rc = user_changes(t, last, walk, nwalk, kb, &run, err);
+		if (!rc && run && commit_known(entry, run)) {
+			free(run);
+			run = NULL;
+		}
+		goto out;
+	}
 	if (t->changed)
 		rc = t->changed(t->source_ctx, last, t->commit, (const char *const *)t->p->watch,
 				t->p->nwatch, &trig, err);
 out:
-	if (trig) {
+	if (!rc && run && !*out) {
+		*out = kf_xcalloc(2, sizeof(char *));
+		(*out)[(*nout)++] = run;
+		run = NULL;
+	} else if (!rc && trig && !*out) {
 		*out = kf_xcalloc(2, sizeof(char *));
 		(*out)[(*nout)++] = kf_xstrdup(t->commit);
 	}
+	free(run);
+	free(kb);
 	for (size_t i = 0; i < nwalk; i++)
 		free(walk[i]);
 	free(walk);

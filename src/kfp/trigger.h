@@ -123,6 +123,18 @@ typedef int (*kf_kfp_commits_fn)(void *ctx, const char *from, const char *to,
 				 char ***out, size_t *n, struct kf_err **err);
 typedef int (*kf_kfp_read_fn)(void *ctx, const char *commit, const char *path,
 			      char **data, size_t *len, struct kf_err **err);
+/* info: a commit's full message and its first parent (40 hex, NULL for a
+ *       root commit); both owned by the caller. */
+typedef int (*kf_kfp_info_fn)(void *ctx, const char *commit, char **message,
+			      char **parent, struct kf_err **err);
+
+/*
+ * True when the message's trailer block (its last paragraph, not the
+ * subject) has a `Kfboot-Model:` or `Kfboot-Promote:` line: a write-back
+ * or a promotion commit kfboot made (src/models). Such a commit never
+ * triggers a run: its changes do not count, and a run is never for it.
+ */
+bool kf_kfp_commit_is_kfboot(const char *message);
 
 struct kf_kfp_trigger {
 	struct kf_kfp *kfp;
@@ -137,6 +149,7 @@ struct kf_kfp_trigger {
 	kf_kfp_changed_fn changed; /* NULL: only new pipelines and force trigger */
 	kf_kfp_commits_fn commits; /* NULL: queue mode looks at `commit` only */
 	kf_kfp_read_fn read;       /* needed with commits */
+	kf_kfp_info_fn info;       /* NULL: no commit is recognised as kfboot's own */
 	void *source_ctx;
 	double pushed_at;        /* wall-clock time of the push; 0 = unknown */
 	const struct kf_kfp_observer *obs;

@@ -7,9 +7,9 @@
  * {uri, format} and metrics) is registered as the next version of the model
  * named like its pipeline, and pinned in the autoPin environments - one
  * commit (kf_models_register); a run already in the model file is skipped.
- * The commit touches only the model file and pins, outside every
- * pipeline's watch paths, and carries Kfboot-Model: so it never triggers
- * retraining.
+ * The commit carries Kfboot-Model:, so it never triggers retraining, even
+ * for a pipeline whose watch paths match the model file or the pins (the
+ * trigger pass leaves kfboot's own commits out: kf_kfp_commit_is_kfboot).
  *
  * Automatic promotion: for every
  * environment with `promotion.auto: true`, once per loop iteration (at most

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "kfp/trigger.h"
 #include "models/promote.h"
 
 char *kf_models_pins_path(const char *env)
@@ -561,12 +562,7 @@ int kf_models_register(const struct kf_push_target *t, const struct kf_push_opts
 
 bool kf_models_commit_is_writeback(const char *message)
 {
-	for (const char *p = message; p && *p;) {
-		if (!strncmp(p, KF_TRAILER_MODEL ": ", strlen(KF_TRAILER_MODEL) + 2) || !strncmp(p, "Kfboot-Promote: ", 16))
-			return true;
-		p = strchr(p, '\n');
-		if (p)
-			p++;
-	}
-	return false;
+	/* one definition, shared with the retraining trigger (which must
+	 * never start a run for one of these commits) */
+	return kf_kfp_commit_is_kfboot(message);
 }

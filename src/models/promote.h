@@ -98,7 +98,8 @@ int kf_models_register(const struct kf_push_target *t, const struct kf_push_opts
 /* The trailer every write-back commit carries; the retraining trigger
  * skips commits that have it (a write-back never triggers retraining). */
 #define KF_TRAILER_MODEL "Kfboot-Model"
-/* True when a commit message carries a Kfboot-Model: or Kfboot-Promote: trailer. */
+/* True when a commit message's trailer block (its last paragraph) has a
+ * Kfboot-Model: or Kfboot-Promote: line (kf_kfp_commit_is_kfboot). */
 bool kf_models_commit_is_writeback(const char *message);
 
 #endif

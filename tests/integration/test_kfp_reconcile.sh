@@ -6,8 +6,9 @@
 # run; a push touching the pipeline -> exactly one run for that commit; a
 # second reconcile of the same commit -> nothing more; a schedule declared
 # in git (interval, disabled) becomes one recurring run and is deleted when
-# removed. Every request kfboot
-# sent passed kfpsim's OpenAPI validation.
+# removed; a KFP that drops every connection costs the loop one request's
+# attempts (then the step stops; the next pass starts the commit's run,
+# once). Every request kfboot sent passed kfpsim's OpenAPI validation.
 set -euo pipefail
 : "${KFBOOT:?}" "${KF_SOURCE_DIR:?}"
 /usr/bin/python3 -c 'import jsonschema, yaml' 2>/dev/null || { echo "SKIP: python3-jsonschema missing"; exit 77; }
@@ -58,5 +59,23 @@ kfp_write_config "$R" queue ''
 git -C "$R" commit -qam "no schedule"
 rec
 [[ $(curl -sf "$KFP/kfpsim/dump" | jq '.recurring_runs | length') == 0 ]] || fail "schedule removed from git not deleted"
+
+step "4. KFP drops every connection: the step stops after one request's 3 attempts; back, the commit runs once"
+c4=$(kfp_commit "$R" pipelines/xor/train.py "print('v4')")
+f0=$(kfpsim_stats | jq .faults)
+kfpsim_faults '[{"path": ".", "kind": "drop", "count": 1000}]'
+"$KFBOOT" reconcile --repo "file://$R" --state-dir "$tmp/state" --kubeconfig "$KC" --context "$CTX" --once \
+	>"$tmp/rec.out" 2>"$tmp/rec.err" || { cat "$tmp/rec.err"; fail "a KFP that is down failed the sync"; }
+f1=$(kfpsim_stats | jq .faults)
+kfpsim_faults '[]'
+[[ $((f1 - f0)) == 3 ]] || { cat "$tmp/rec.err"; fail "with KFP down the step sent $((f1 - f0)) requests, expected 3 (one request's attempts)"; }
+grep -q "retraining: .*did not answer; 0 more pipeline(s) and the recurring-run clean-up wait for the next pass" "$tmp/rec.err" ||
+	fail "no clear warning: $(cat "$tmp/rec.err")"
+kubectl --kubeconfig "$KC" get cm -n ml-dev x >/dev/null || fail "the environment was not applied"
+[[ $(kfp_runs_for "xor@${c4:0:12}") == 0 ]] || fail "a run was created while KFP was down"
+rec
+[[ $(kfp_runs_for "xor@${c4:0:12}") == 1 ]] || fail "KFP back: $(kfp_runs_for "xor@${c4:0:12}") runs for the commit"
+rec
+[[ $(kfp_runs_for "xor@${c4:0:12}") == 1 ]] || fail "a later pass started another run"
 kfpsim_assert_valid
 echo "PASS: test_kfp_reconcile"

@@ -208,6 +208,27 @@ static void test_kfp_filter__encoding(void **state)
 	assert_null(kf_kfp_filter_eq("name", "a b"));
 }
 
+static void test_kfp_commit__is_kfboot(void **state)
+{
+	(void)state;
+	/* what src/models writes: write-back and promotion */
+	assert_true(kf_kfp_commit_is_kfboot("register xor v4 from run r; pin in dev\n\nKfboot-Model: xor v4\n"
+					    "Kfboot-Source-Commit: 3f2a\nKfboot-Run: r\n"));
+	assert_true(kf_kfp_commit_is_kfboot("promote xor v3 to prod (was v2)\n\nKfboot-Promote: xor v3 staging -> prod\n"
+					    "Kfboot-Gates: test_accuracy 0.991 >= 0.97\nKfboot-Forced: yes\n"));
+	/* trailing blank lines, CRLF */
+	assert_true(kf_kfp_commit_is_kfboot("register\r\n\r\nKfboot-Model: xor v1\r\n\n\n"));
+	/* a person's commits: no body, a subject, a middle paragraph, not at
+	 * the start of a line, another trailer */
+	assert_false(kf_kfp_commit_is_kfboot("Kfboot-Model: xor v9\n"));
+	assert_false(kf_kfp_commit_is_kfboot("fix\n\nKfboot-Model: xor v9 in a middle paragraph\n\nSigned-off-by: A <a@b>\n"));
+	assert_false(kf_kfp_commit_is_kfboot("fix\n\nsee Kfboot-Model: xor\n"));
+	assert_false(kf_kfp_commit_is_kfboot("fix\n\nKfboot-Model:xor\n"));
+	assert_false(kf_kfp_commit_is_kfboot("train a better xor\n"));
+	assert_false(kf_kfp_commit_is_kfboot(""));
+	assert_false(kf_kfp_commit_is_kfboot(NULL));
+}
+
 static void test_kfp_names__run_name(void **state)
 {
 	char *n = kf_kfp_run_name("xor", "3f2a9c1d0e4b5a6978800112233445566778899a");
@@ -313,6 +334,44 @@ static void test_kfp_client__unreachable_and_bad_endpoint(void **state)
 	kf_kfp_free(c);
 }
 
+static void test_kfp_client__fail_fast(void **state)
+{
+	struct kf_kfp_opts o = { 0 };
+	struct kf_kfp *c = NULL;
+	struct kf_err *err = NULL;
+	json_t *out = NULL, *run = json_object();
+	long status = -1;
+
+	(void)state;
+	o.endpoint = "http://127.0.0.1:1";
+	o.max_attempts = 2;
+	o.retry_base = 0.01;
+	o.timeout = 2;
+	o.fail_fast = true;
+	assert_int_equal(kf_kfp_new(&c, &o, &err), 0);
+	/* a request sent once (POST /runs) that gets no answer does not trip it */
+	assert_int_not_equal(kf_kfp_run_create(c, run, &out, &err), 0);
+	kf_err_clear(&err);
+	assert_null(kf_kfp_down(c));
+	assert_int_equal(kf_kfp_get_stats(c)->requests, 1);
+	/* a retryable one that used all its attempts does */
+	assert_int_equal(kf_kfp_call(c, "GET", "/healthz", NULL, true, &status, &out, &err), KF_EAGAIN);
+	kf_err_clear(&err);
+	assert_non_null(kf_kfp_down(c));
+	assert_int_equal(kf_kfp_get_stats(c)->requests, 3);
+	/* then nothing more is sent, and the error says why */
+	assert_int_equal(kf_kfp_call(c, "GET", "/experiments", NULL, true, &status, &out, &err), KF_EAGAIN);
+	assert_non_null(strstr(err->msg, "did not answer earlier"));
+	kf_err_clear(&err);
+	assert_int_not_equal(kf_kfp_run_create(c, run, &out, &err), 0);
+	kf_err_clear(&err);
+	assert_int_equal(kf_kfp_get_stats(c)->requests, 3);
+	assert_int_equal(kf_kfp_get_stats(c)->refused, 2);
+	assert_int_equal(status, 0);
+	json_decref(run);
+	kf_kfp_free(c);
+}
+
 static void test_kfp_client__token_file_missing(void **state)
 {
 	struct kf_kfp_opts o = { 0 };
@@ -343,9 +402,11 @@ int main(void)
 		cmocka_unit_test(test_kfp_params__expand),
 		cmocka_unit_test(test_kfp_filter__encoding),
 		cmocka_unit_test(test_kfp_names__run_name),
+		cmocka_unit_test(test_kfp_commit__is_kfboot),
 		cmocka_unit_test(test_kfp_recurring__body),
 		cmocka_unit_test(test_kfp_metrics__observer),
 		cmocka_unit_test(test_kfp_client__unreachable_and_bad_endpoint),
+		cmocka_unit_test(test_kfp_client__fail_fast),
 		cmocka_unit_test(test_kfp_client__token_file_missing),
 	};
 
