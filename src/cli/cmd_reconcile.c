@@ -154,7 +154,7 @@ static void print_text(struct kf_cli *cli, const json_t *st)
 		const json_t *obj = json_object_get(e, "objects"), *err = json_object_get(e, "error");
 		bool good = !strcmp(res, "applied") || !strcmp(res, "dry-run");
 
-		printf("%-12s %s%-8s%s %.12s  %-11s %lld objects: %lld applied, %lld unchanged, %lld pruned\n",
+		printf("%-12s %s%-8s%s %.12s  %-11s %lld objects: %lld applied, %lld unchanged, %lld pruned",
 		       json_string_value(json_object_get(e, "name")),
 		       kf_cli_c(cli, good ? KF_C_GREEN : KF_C_RED), res, kf_cli_c(cli, KF_C_RESET),
 		       json_string_value(json_object_get(e, "commit")),
@@ -163,6 +163,9 @@ static void print_text(struct kf_cli *cli, const json_t *st)
 		       (long long)json_integer_value(json_object_get(obj, "applied")),
 		       (long long)json_integer_value(json_object_get(obj, "unchanged")),
 		       (long long)json_integer_value(json_object_get(obj, "pruned")));
+		if (json_integer_value(json_object_get(obj, "handsOff")))
+			printf(", %lld hands off", (long long)json_integer_value(json_object_get(obj, "handsOff")));
+		putchar('\n');
 		if (json_is_object(err)) {
 			const char *file = json_string_value(json_object_get(err, "file"));
 
