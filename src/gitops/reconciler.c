@@ -547,6 +547,12 @@ static void sync_one(struct kf_reconciler *r, struct env_state *e, const char *r
 		goto hooks;
 	}
 failed:
+	if (r->stop || kf_interrupted()) {
+		/* Asked to stop: the apply was cut short on purpose; the
+		 * next start converges (what was sent is in the inventory). */
+		kf_info("%s: apply of %.12s stopped: shutting down", e->name, r->head);
+		goto hooks;
+	}
 	{
 		double d = kf_backoff_next(&e->bo);
 

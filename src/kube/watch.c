@@ -18,7 +18,9 @@
  * object per line, read into a capped buffer. Nothing here decides what an
  * event means: the caller's callback does (drift.c).
  */
+#include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -442,8 +444,23 @@ static void *watch_main(void *arg)
 
 int kf_watch_start(struct kf_watch *w, struct kf_err **err)
 {
-	if (pthread_create(&w->thread, NULL, watch_main, w))
+	sigset_t block, old;
+	int rc;
+
+	/* SIGINT, SIGTERM and SIGALRM are for the thread that owns the
+	 * process (a long-running command waits for them in poll()): the
+	 * stream thread never takes them. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGALRM);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	rc = pthread_create(&w->thread, NULL, watch_main, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc) {
+		errno = rc;
 		return kf_err_errno(err, "watch: starting a thread");
+	}
 	w->started = true;
 	return 0;
 }
