@@ -345,9 +345,14 @@ const struct kf_cmd kf_cmd_reconcile = {
 		"  --no-drift             do not watch applied objects for drift between commits\n"
 		"\n"
 		"Between commits the objects each environment applied are watched and a changed or\n"
-		"deleted one is re-applied at once, unless it carries kfboot.io/reconcile: disabled.\n"
+		"deleted one is re-applied at once. An object whose live copy carries\n"
+		"kfboot.io/reconcile: disabled is left alone by every apply (not applied, not pruned)\n"
+		"until the annotation is removed.\n"
 		"The status is also kept in ConfigMap kfboot-system/kfboot-status (when that namespace\n"
 		"exists); 'kfboot reconcile status' prints it.\n"
+		"\n"
+		"SIGTERM or SIGINT stops the loop cleanly (exit 0); a second signal, or a stop that\n"
+		"takes longer than 10 s, ends it at once with 128 + the signal.\n"
 		"\n"
 		"Credentials are read from files and never printed. See docs/gitops.md.\n",
 };
