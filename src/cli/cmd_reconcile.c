@@ -4,14 +4,27 @@
  * tests) or for as long as it runs; plus the option table that `render`
  * shares (cmd_gitops.h).
  *
- * The loop runs on the main thread; SIGINT/SIGTERM end it between steps.
- * With --once the exit code says whether every selected environment is
- * applied and healthy (0) or not (1); the status of each environment goes to
- * stdout (text, or -o json).
+ * The loop runs on the main thread. With --once the exit code says whether
+ * every selected environment is applied and healthy (0) or not (1); the
+ * status of each environment goes to stdout (text, or -o json), and SIGINT/
+ * SIGTERM interrupt it like any command (128 + the signal).
+ *
+ * Running continuously it is a service (systemd, a Kubernetes Pod), so its
+ * signals are its own (stop_signals_*): the first SIGTERM or SIGINT asks
+ * for a clean stop — the loop wakes at once, an apply in flight stops at its
+ * next check, the listener closes, the lease is released — and the exit
+ * code is 0. The clean stop has STOP_GRACE seconds (well inside Kubernetes'
+ * default 30 s terminationGracePeriodSeconds and systemd's 90 s); past
+ * them, or on a second signal, the process ends at once with 128 + the
+ * first (or second) signal: 143 for SIGTERM, 130 for SIGINT. Every other
+ * thread of the process blocks these signals (they are made with them
+ * blocked), so they always reach the main thread.
  */
+#include <signal.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd_gitops.h"
 #include "gitops/live.h"
@@ -154,7 +167,7 @@ static void print_text(struct kf_cli *cli, const json_t *st)
 		const json_t *obj = json_object_get(e, "objects"), *err = json_object_get(e, "error");
 		bool good = !strcmp(res, "applied") || !strcmp(res, "dry-run");
 
-		printf("%-12s %s%-8s%s %.12s  %-11s %lld objects: %lld applied, %lld unchanged, %lld pruned\n",
+		printf("%-12s %s%-8s%s %.12s  %-11s %lld objects: %lld applied, %lld unchanged, %lld pruned",
 		       json_string_value(json_object_get(e, "name")),
 		       kf_cli_c(cli, good ? KF_C_GREEN : KF_C_RED), res, kf_cli_c(cli, KF_C_RESET),
 		       json_string_value(json_object_get(e, "commit")),
@@ -163,6 +176,9 @@ static void print_text(struct kf_cli *cli, const json_t *st)
 		       (long long)json_integer_value(json_object_get(obj, "applied")),
 		       (long long)json_integer_value(json_object_get(obj, "unchanged")),
 		       (long long)json_integer_value(json_object_get(obj, "pruned")));
+		if (json_integer_value(json_object_get(obj, "handsOff")))
+			printf(", %lld hands off", (long long)json_integer_value(json_object_get(obj, "handsOff")));
+		putchar('\n');
 		if (json_is_object(err)) {
 			const char *file = json_string_value(json_object_get(err, "file"));
 
@@ -184,6 +200,95 @@ static void print_text(struct kf_cli *cli, const json_t *st)
 }
 
 static int run_reconcile(int argc, char **argv, struct kf_cli *cli);
+
+/* ---- signals of a continuously running reconciler --------------------- */
+
+#define STOP_GRACE 10 /* seconds a clean stop may take */
+
+static struct kf_reconciler *volatile stop_r;
+static volatile sig_atomic_t stop_sig;
+
+static void stop_exit(const char *msg, size_t len, int sig)
+{
+	ssize_t w = write(STDERR_FILENO, msg, len);
+
+	(void)w;
+	_exit(128 + sig);
+}
+
+static void on_stop_signal(int sig)
+{
+	static const char again[] = "kfboot: reconcile: second signal: exiting now\n";
+
+	if (stop_sig)
+		stop_exit(again, sizeof(again) - 1, sig);
+	stop_sig = sig;
+	kf_interrupt_flag = 1;
+	if (stop_r)
+		kf_reconciler_stop(stop_r); /* a store and a write(): signal-safe */
+	alarm(STOP_GRACE);
+}
+
+static void on_stop_alarm(int sig)
+{
+	static const char late[] = "kfboot: reconcile: the clean stop took longer than 10 s: exiting now\n";
+
+	(void)sig;
+	stop_exit(late, sizeof(late) - 1, stop_sig ? stop_sig : SIGTERM);
+}
+
+struct stop_signals {
+	struct sigaction old_int, old_term, old_alrm;
+	sigset_t mask, old_mask;
+	bool blocked, on;
+};
+
+/* Take SIGINT/SIGTERM over from main.c's handlers, and keep them blocked
+ * while the caller makes threads (they inherit the mask). */
+static void stop_signals_install(struct stop_signals *s)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&s->mask);
+	sigaddset(&s->mask, SIGINT);
+	sigaddset(&s->mask, SIGTERM);
+	sigaddset(&s->mask, SIGALRM);
+	pthread_sigmask(SIG_BLOCK, &s->mask, &s->old_mask);
+	s->blocked = true;
+	if (kf_interrupted())
+		return; /* main.c's handler already has it: leave its grace be */
+	sa.sa_handler = on_stop_signal;
+	sigaction(SIGINT, &sa, &s->old_int);
+	sigaction(SIGTERM, &sa, &s->old_term);
+	sa.sa_handler = on_stop_alarm;
+	sigaction(SIGALRM, &sa, &s->old_alrm);
+	s->on = true;
+}
+
+/* The threads are made: the main thread takes the signals again. */
+static void stop_signals_arm(struct stop_signals *s, struct kf_reconciler *r)
+{
+	stop_r = r;
+	pthread_sigmask(SIG_SETMASK, &s->old_mask, NULL);
+}
+
+/* After the clean stop: cancel the grace, give main.c its handlers back. */
+static void stop_signals_release(struct stop_signals *s)
+{
+	if (!s->blocked)
+		return;
+	pthread_sigmask(SIG_BLOCK, &s->mask, NULL);
+	stop_r = NULL;
+	if (s->on) {
+		alarm(0);
+		sigaction(SIGINT, &s->old_int, NULL);
+		sigaction(SIGTERM, &s->old_term, NULL);
+		sigaction(SIGALRM, &s->old_alrm, NULL);
+	}
+	pthread_sigmask(SIG_SETMASK, &s->old_mask, NULL);
+	s->blocked = s->on = false;
+}
 
 const struct kf_cmd kf_cmd_reconcile = {
 	.name = "reconcile",
@@ -240,9 +345,14 @@ const struct kf_cmd kf_cmd_reconcile = {
 		"  --no-drift             do not watch applied objects for drift between commits\n"
 		"\n"
 		"Between commits the objects each environment applied are watched and a changed or\n"
-		"deleted one is re-applied at once, unless it carries kfboot.io/reconcile: disabled.\n"
+		"deleted one is re-applied at once. An object whose live copy carries\n"
+		"kfboot.io/reconcile: disabled is left alone by every apply (not applied, not pruned)\n"
+		"until the annotation is removed.\n"
 		"The status is also kept in ConfigMap kfboot-system/kfboot-status (when that namespace\n"
 		"exists); 'kfboot reconcile status' prints it.\n"
+		"\n"
+		"SIGTERM or SIGINT stops the loop cleanly (exit 0); a second signal, or a stop that\n"
+		"takes longer than 10 s, ends it at once with 128 + the signal.\n"
 		"\n"
 		"Credentials are read from files and never printed. See docs/gitops.md.\n",
 };
@@ -329,6 +439,8 @@ static int run_reconcile(int argc, char **argv, struct kf_cli *cli)
 	struct kf_reconciler *r = NULL;
 	struct kf_models_auto *autop = NULL;
 	struct kf_err *err = NULL;
+	struct stop_signals sigs = { .blocked = false };
+	bool service;
 	int rc, exit_code;
 
 	if (argc > 1 && !strcmp(argv[1], "status"))
@@ -355,6 +467,9 @@ static int run_reconcile(int argc, char **argv, struct kf_cli *cli)
 	ro.render = &rend;
 	if (g.dry_run && !g.once)
 		ro.once = true; /* a dry run is one look, not a loop */
+	service = !ro.once;
+	if (service)
+		stop_signals_install(&sigs);
 	rc = kf_reconciler_new(&r, &ro, &err);
 	if (rc) {
 		exit_code = kf_cli_fail(cli, err);
@@ -367,7 +482,12 @@ static int run_reconcile(int argc, char **argv, struct kf_cli *cli)
 		exit_code = kf_cli_fail(cli, err);
 		goto out;
 	}
+	if (service)
+		stop_signals_arm(&sigs, r);
 	rc = kf_reconciler_run(r, &err);
+	if (service && stop_sig)
+		kf_info("%s: stopping (a second signal, or %d s, ends it at once)",
+			stop_sig == SIGTERM ? "SIGTERM" : "SIGINT", STOP_GRACE);
 	kf_live_free(live); /* stop serving, release the lease */
 	live = NULL;
 	if (ro.once) {
@@ -382,13 +502,17 @@ static int run_reconcile(int argc, char **argv, struct kf_cli *cli)
 	exit_code = rc ? kf_cli_fail(cli, err) : KF_EXIT_OK;
 	/* SIGTERM/SIGINT is how a long-running reconciler is asked to stop:
 	 * a clean stop is a success, not an interruption. */
-	if (!ro.once && !rc)
+	if (service && !rc) {
+		if (stop_sig)
+			kf_info("stopped cleanly");
 		kf_interrupt_flag = 0;
+	}
 out:
 	kf_live_free(live);
 	kf_kube_config_free(live_cfg);
 	kf_reconciler_free(r);
 	kf_models_auto_free(autop);
+	stop_signals_release(&sigs);
 	kf_gitops_cli_release(&g);
 	kf_err_free(err);
 	return exit_code;

@@ -350,6 +350,7 @@ struct kf_env_status {
 	enum kf_sync_result result;
 	enum kf_env_health health;
 	size_t total, applied, unchanged, pruned, failed, not_ready;
+	size_t hands_off;         /* left alone: live copy says kfboot.io/reconcile: disabled */
 	char *error;              /* first problem, or NULL */
 	char *error_file;         /* where, or NULL */
 	int error_line, error_col;

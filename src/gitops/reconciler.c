@@ -519,8 +519,8 @@ static void sync_one(struct kf_reconciler *r, struct env_state *e, const char *r
 		e->retry_at = 0;
 		e->bo.attempt = 0;
 		if (e->st.health == KF_ENV_HEALTH_HEALTHY)
-			kf_info("%s: commit %.12s applied (%zu applied, %zu unchanged, %zu pruned)", e->name, r->head,
-				e->st.applied, e->st.unchanged, e->st.pruned);
+			kf_info("%s: commit %.12s applied (%zu applied, %zu unchanged, %zu pruned, %zu hands off)", e->name,
+				r->head, e->st.applied, e->st.unchanged, e->st.pruned, e->st.hands_off);
 		for (size_t i = 0; i < r->nhooks; i++)
 			if (r->hooks[i].on_applied)
 				r->hooks[i].on_applied(r->hooks[i].ctx, e->name, c->k, c->d, &e->applied);
@@ -547,6 +547,12 @@ static void sync_one(struct kf_reconciler *r, struct env_state *e, const char *r
 		goto hooks;
 	}
 failed:
+	if (r->stop || kf_interrupted()) {
+		/* Asked to stop: the apply was cut short on purpose; the
+		 * next start converges (what was sent is in the inventory). */
+		kf_info("%s: apply of %.12s stopped: shutting down", e->name, r->head);
+		goto hooks;
+	}
 	{
 		double d = kf_backoff_next(&e->bo);
 

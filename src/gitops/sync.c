@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "gitops.h"
+#include "live.h"
 
 const char *kf_sync_result_str(enum kf_sync_result r)
 {
@@ -89,6 +90,7 @@ json_t *kf_env_status_json(const struct kf_env_status *s)
 		      "objects", "total", (json_int_t)s->total, "applied", (json_int_t)s->applied,
 		      "unchanged", (json_int_t)s->unchanged, "pruned", (json_int_t)s->pruned,
 		      "failed", (json_int_t)s->failed, "notReady", (json_int_t)s->not_ready);
+	json_object_set_new(json_object_get(o, "objects"), "handsOff", json_integer((json_int_t)s->hands_off));
 	if (s->error) {
 		json_t *e = json_pack("{s:s}", "message", s->error);
 
@@ -164,6 +166,18 @@ static void set_diags(struct kf_env_status *st, struct kf_diags *dg)
 			}
 		}
 	}
+}
+
+/* Hands off: count the objects the apply left alone and say which. */
+static void note_hands_off(struct kf_env_status *st, const struct kf_apply_result *res)
+{
+	const json_t *v;
+	size_t i;
+
+	st->hands_off = res->hands_off;
+	json_array_foreach(json_object_get(res->report, "handsOffObjects"), i, v)
+		kf_info("%s: %s has %s: disabled; hands off (not applied, not pruned)", st->env,
+			json_string_value(v), KF_ANN_RECONCILE);
 }
 
 static void reset_states(struct kf_objset *set)
@@ -268,6 +282,9 @@ int kf_gitops_sync_env(struct kf_env_status *st, struct kf_kube *k, struct kf_di
 	ao.timeout = opts->apply_timeout > 0 ? opts->apply_timeout : env->timeout > 0 ? env->timeout : 600;
 	ao.progress = opts->progress;
 	ao.progress_ctx = opts->progress_ctx;
+	/* Objects whose live copy says kfboot.io/reconcile: disabled are left
+	 * alone by every apply, as by drift repair (hands off). */
+	ao.hands_off_annotation = KF_ANN_RECONCILE;
 
 	/* 3. server-side dry run of what would change */
 	if (opts->dry_run || !opts->skip_dry_run) {
@@ -303,6 +320,7 @@ int kf_gitops_sync_env(struct kf_env_status *st, struct kf_kube *k, struct kf_di
 			st->applied = res.applied;
 			st->unchanged = res.unchanged;
 			st->pruned = res.pruned;
+			note_hands_off(st, &res);
 			st->result = KF_SYNC_DRY_RUN;
 			goto out;
 		}
@@ -320,6 +338,7 @@ int kf_gitops_sync_env(struct kf_env_status *st, struct kf_kube *k, struct kf_di
 	st->pruned = res.pruned;
 	st->failed = res.failed;
 	st->not_ready = res.not_ready;
+	note_hands_off(st, &res);
 	if (res.applied || res.pruned)
 		st->last_change = (long long)time(NULL);
 	if (rc) {

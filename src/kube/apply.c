@@ -83,6 +83,7 @@ static void prepare_objects(struct run *r)
 		}
 		json_object_set_new(ann, KF_ANN_HASH, json_string(o->hash));
 		o->state = KF_OBJ_PENDING;
+		o->hands_off = false;
 	}
 }
 
@@ -100,7 +101,10 @@ static void mark_unchanged(struct run *r)
 		struct member *m = kf_ap_find_member(r, key);
 		const json_t *rec = json_object_get(r->state, key);
 
-		if (m) {
+		if (m && kf_ap_hands_off(r, m)) {
+			m->desired = true; /* not pruned either */
+			kf_ap_hands_off_obj(r, o, m);
+		} else if (m) {
 			m->desired = true;
 			if (kf_obj_unchanged(o, m->live, kf_ap_sget(rec, "rv"),
 					     json_is_integer(json_object_get(rec, "gen")) ? (long)json_integer_value(json_object_get(rec, "gen")) : 0,
@@ -125,6 +129,8 @@ static void fill_report(struct run *r)
 			r->res->applied++;
 			break;
 		case KF_OBJ_UNCHANGED:
+			if (o->hands_off)
+				break; /* counted in res->hands_off */
 			if (o->why && kf_str_startswith(o->why, "not checked"))
 				r->res->unchecked++;
 			else
@@ -323,7 +329,9 @@ int kf_apply_run(struct kf_apply_result *out, struct kf_kube *k,
 		char *gks = NULL, *nss = NULL;
 		long st = 0;
 
-		if (opts->prune && !out->failed) {
+		/* A member kept because it is hands off stays in the
+		 * inventory: keep its kind and namespace listed. */
+		if (opts->prune && !out->failed && !r.kept_undesired) {
 			gks = kf_applyset_group_kinds(set);
 			nss = kf_ap_namespaces_csv(&r);
 		} else {

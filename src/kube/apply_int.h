@@ -10,6 +10,7 @@
  *   members.c    the live state: one label-selected LIST per kind
  *   inventory.c  the ApplySet parent and kfboot's record in it
  *   apply_util.c small helpers (progress, keys, stages)
+ *   handsoff.c   members whose live copy says hands off
  */
 #ifndef KF_KUBE_APPLY_INT_H
 #define KF_KUBE_APPLY_INT_H
@@ -73,6 +74,7 @@ struct run {
 	size_t nmembers, amembers;
 	const struct kf_obj **pruned;
 	size_t npruned;
+	bool kept_undesired;  /* a member that left the set was kept (hands off) */
 };
 
 /* Metadata is all that skip-unchanged and prune need: the server sends
@@ -104,5 +106,11 @@ char *kf_ap_member_label(const struct member *m);
 size_t kf_ap_prune_candidates(struct run *r, struct member ***out);
 int kf_ap_prune(struct run *r, struct member **c, size_t n, struct kf_err **err);
 int kf_ap_wait_health(struct run *r, struct kf_err **err);
+/* handsoff.c: does the member's live copy say hands off (o->hands_off_annotation)? */
+bool kf_ap_hands_off(const struct run *r, const struct member *m);
+/* Count it in res->hands_off and name it in report.handsOffObjects. */
+void kf_ap_hands_off_note(struct run *r, const struct member *m);
+/* A desired object whose member is hands off: nothing is sent for it. */
+void kf_ap_hands_off_obj(struct run *r, struct kf_obj *o, const struct member *m);
 
 #endif

@@ -268,6 +268,7 @@ struct kf_obj {
 	char *rv;           /* resourceVersion after apply or from LIST */
 	long generation;
 	bool skipped;       /* unchanged; nothing sent */
+	bool hands_off;     /* its live copy says hands off (kf_apply_opts.hands_off_annotation): not sent */
 };
 
 enum kf_obj_state {
@@ -427,6 +428,13 @@ struct kf_apply_opts {
 	double timeout;        /* overall deadline, seconds; 0 = 10 min */
 	kf_apply_progress_fn progress;
 	void *progress_ctx;
+	/* Hands off (Flux's kustomize.toolkit.fluxcd.io/reconcile: disabled):
+	 * a member whose LIVE copy, as the inventory LIST read it, carries this
+	 * annotation with the value "disabled" is neither applied nor pruned
+	 * nor waited for; its state is KF_OBJ_UNCHANGED with hands_off set and
+	 * its record is kept, so it is applied again once the annotation is
+	 * gone. The reconciler passes kfboot.io/reconcile. NULL: none. */
+	const char *hands_off_annotation;
 };
 
 struct kf_apply_result {
@@ -434,8 +442,10 @@ struct kf_apply_result {
 	size_t unchecked; /* dry run: namespace or CRD created by the same apply */
 	size_t to_apply;  /* plan_only: objects that would be sent */
 	size_t ready, not_ready;
+	size_t hands_off; /* members left alone (hands_off_annotation), desired or not */
 	double elapsed;
-	json_t *report; /* {"failedObjects":[{"object","source","error"}], "prunedObjects":[..], "notReady":[..]}, owned */
+	json_t *report; /* {"failedObjects":[{"object","source","error"}], "prunedObjects":[..], "notReady":[..],
+			 *  "handsOffObjects":[..] when any}, owned */
 };
 
 /*

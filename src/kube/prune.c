@@ -1,8 +1,9 @@
 /*
  * prune.c - deleting the members of an inventory that left the set, in
  * reverse apply order, with uid preconditions; never an object without the
- * part-of label, never one annotated kfboot.io/prune: disabled, and never
- * more than half of the inventory unless forced.
+ * part-of label, never one annotated kfboot.io/prune: disabled, never one
+ * that is hands off (handsoff.c), and never more than half of the
+ * inventory unless forced.
  */
 #include "apply_int.h"
 
@@ -45,6 +46,11 @@ size_t kf_ap_prune_candidates(struct run *r, struct member ***out)
 
 		if (m->desired)
 			continue;
+		if (kf_ap_hands_off(r, m)) {
+			kf_ap_hands_off_note(r, m);
+			r->kept_undesired = true;
+			continue;
+		}
 		if (prune_disabled(m)) {
 			r->res->prune_skipped++;
 			continue;

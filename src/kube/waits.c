@@ -78,7 +78,7 @@ int kf_ap_wait_health(struct run *r, struct kf_err **err)
 			const char *why = "not found";
 			enum kf_health h = KF_HEALTH_PROGRESSING;
 
-			if (o->state == KF_OBJ_FAILED)
+			if (o->state == KF_OBJ_FAILED || o->hands_off)
 				continue;
 			total++;
 			if (ok[i]) {

@@ -10,11 +10,17 @@
  * moves the stream's resourceVersion on, so a stream the server closes
  * (timeoutSeconds, jittered) resumes exactly where it stopped; a 410 Gone,
  * as an HTTP status or as an ERROR event, re-lists; a failed connection is
- * retried with exponential backoff and jitter. The event stream is one JSON
+ * retried with exponential backoff and jitter. A 410 is logged once (info);
+ * a 410 again right after the re-list (a server whose history is shorter
+ * than a LIST takes) is re-listed with backoff, never in a tight loop.
+ * KFBOOT_WATCH_TIMEOUT (seconds) sets the base of timeoutSeconds for every
+ * watch set of the process (default 300). The event stream is one JSON
  * object per line, read into a capped buffer. Nothing here decides what an
  * event means: the caller's callback does (drift.c).
  */
+#include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +41,8 @@ struct stream {
 	struct kf_backoff bo;
 	double next_start;
 	bool need_list, gone, bad_status;
+	unsigned gone_streak; /* 410s since the stream last delivered an event */
+	char *gone_msg;       /* the 410's message, for the log */
 	long status;
 	struct kf_buf errbody; /* body of a non-200 answer (capped) */
 };
@@ -81,6 +89,16 @@ int kf_watch_new(struct kf_watch **out, const struct kf_kube_config *cfg,
 	w->fn = fn;
 	w->ctx = ctx;
 	w->timeout = 300;
+	{
+		const char *t = getenv("KFBOOT_WATCH_TIMEOUT");
+		char *end = NULL;
+		long v = t ? strtol(t, &end, 10) : 0;
+
+		if (t && end && !*end && v > 0 && v <= 86400)
+			w->timeout = (unsigned)v;
+		else if (t && *t)
+			kf_warn("KFBOOT_WATCH_TIMEOUT='%s' is not a number of seconds (1-86400); using %u", t, w->timeout);
+	}
 	pthread_mutex_init(&w->mu, NULL);
 	w->multi = curl_multi_init();
 	if (!w->multi)
@@ -158,12 +176,17 @@ static bool on_event(struct stream *s, const char *line, size_t len)
 		ok = false;
 	} else if (!strcmp(type, "BOOKMARK")) {
 		set_rv(s, obj);
+		s->gone_streak = 0;
 		stat_inc(w, &w->stats.bookmarks);
 	} else if (!strcmp(type, "ERROR")) {
 		json_int_t code = json_integer_value(json_object_get(obj, "code"));
 
 		if (code == 410) {
+			const char *m = json_string_value(json_object_get(obj, "message"));
+
 			s->gone = true;
+			free(s->gone_msg);
+			s->gone_msg = m ? kf_xstrdup(m) : NULL;
 			stat_inc(w, &w->stats.gone);
 		} else {
 			kf_warn("watch %s: error event %lld: %s", s->rest.resource, (long long)code,
@@ -178,6 +201,7 @@ static bool on_event(struct stream *s, const char *line, size_t len)
 		else if (!strcmp(type, "DELETED"))
 			e.type = KF_WATCH_DELETED;
 		set_rv(s, obj);
+		s->gone_streak = 0;
 		stat_inc(w, &w->stats.events);
 		w->fn(w->ctx, &e);
 	}
@@ -331,14 +355,26 @@ static void stream_done(struct stream *s, CURLcode res)
 
 	curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &st);
 	if (st == 410 || s->gone) {
-		kf_debug("watch %s: resourceVersion %s is gone, re-listing", s->rest.resource, s->rv ? s->rv : "");
+		/* The server no longer has the history from our resourceVersion
+		 * on (compacted): what happened since can only be learnt by a
+		 * new LIST. Said once per expiry, not per retry. */
 		if (st == 410)
 			stat_inc(w, &w->stats.gone);
 		s->need_list = true;
-		s->next_start = kf_now();
+		if (s->gone_streak++ == 0) {
+			kf_info("watch %s: resourceVersion %s expired (410 Gone%s%s); re-listing", s->rest.resource,
+				s->rv ? s->rv : "", s->gone_msg ? ": " : "", s->gone_msg ? s->gone_msg : "");
+			s->next_start = kf_now();
+		} else {
+			double d = kf_backoff_next(&s->bo);
+
+			kf_debug("watch %s: 410 Gone again right after a re-list; re-listing in %.1fs", s->rest.resource, d);
+			s->next_start = kf_now() + d;
+		}
 	} else if (res == CURLE_OK && st == 200) {
 		/* timeoutSeconds ran out: resume at once */
 		s->bo.attempt = 0;
+		s->gone_streak = 0;
 		s->next_start = kf_now();
 	} else {
 		double d = kf_backoff_next(&s->bo);
@@ -408,8 +444,23 @@ static void *watch_main(void *arg)
 
 int kf_watch_start(struct kf_watch *w, struct kf_err **err)
 {
-	if (pthread_create(&w->thread, NULL, watch_main, w))
+	sigset_t block, old;
+	int rc;
+
+	/* SIGINT, SIGTERM and SIGALRM are for the thread that owns the
+	 * process (a long-running command waits for them in poll()): the
+	 * stream thread never takes them. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGALRM);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	rc = pthread_create(&w->thread, NULL, watch_main, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc) {
+		errno = rc;
 		return kf_err_errno(err, "watch: starting a thread");
+	}
 	w->started = true;
 	return 0;
 }
@@ -433,6 +484,7 @@ void kf_watch_free(struct kf_watch *w)
 		free(s->rest.resource);
 		free(s->ns);
 		free(s->rv);
+		free(s->gone_msg);
 		kf_buf_release(&s->line);
 		kf_buf_release(&s->errbody);
 	}

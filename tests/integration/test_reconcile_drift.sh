@@ -3,7 +3,8 @@
 # test_reconcile_drift.sh - drift repair between commits (kubesim, file://):
 #   1. an edited managed object is restored;
 #   2. a deleted managed object is restored;
-#   3. an object annotated kfboot.io/reconcile=disabled is left alone;
+#   3. an object annotated kfboot.io/reconcile=disabled is left alone, and
+#      taken back (the hand edit undone) once the annotation is removed;
 #   4. an idle reconciler sends no write and no request but its watches
 #      (counted by kubesim over 5 s).
 # Env: KFBOOT, KF_SOURCE_DIR (set by CTest).
@@ -44,6 +45,12 @@ sleep 3
 grep -q "other has kfboot.io/reconcile\|/ConfigMap/ml-dev/other was" "$tmp/rec-a.log" &&
 	grep -q "/ConfigMap/ml-dev/other was" "$tmp/rec-a.log" && fail "annotated object reported as drift"
 [[ $(rl_metric a kfboot_drift_repairs_total) -ge 2 ]] || fail "drift repairs not counted"
+kc -n ml-dev annotate cm other kfboot.io/reconcile- >/dev/null
+for _ in $(seq 100); do
+	[[ $(kc -n ml-dev get cm other -o jsonpath='{.data.x}') == 1 ]] && break
+	sleep 0.1
+done
+[[ $(kc -n ml-dev get cm other -o jsonpath='{.data.x}') == 1 ]] || fail "annotation removed, yet the hand edit stays"
 
 step "4. an idle reconciler sends no write"
 sleep 2

@@ -256,6 +256,7 @@ class Api(object):
         self.data = {}          # (group, resource) -> {namespace or "": {name: Entry}}
         self.events = deque(maxlen=self.opts.event_history)
         self.oldest_rv = 1
+        self.watch_epoch = 0    # compact(close_watches=True) ends every open watch
         self.sched = Scheduler()
         self.webhook_gen = 0
         self._webhooks = None
@@ -1488,11 +1489,27 @@ class Api(object):
         self.data.pop(gr, None)
         self.reg.remove_crd(crd["metadata"]["name"])
 
+    def compact(self, close_watches=True):
+        """Forget the event history up to now, as etcd compaction does: a watch that
+        resumes from a resourceVersion older than the current one is answered with an
+        ERROR event, 410 Expired ("too old resource version"), as the real apiserver
+        answers it, and its client must re-list. With close_watches every open watch
+        also ends now (as when an apiserver restarts or a stream times out), so that a
+        client resumes, from wherever it was, at once. Returns the compacted revision."""
+        with self.lock:
+            self.events.clear()
+            self.oldest_rv = self.rv + 1
+            if close_watches:
+                self.watch_epoch += 1
+            self.cv.notify_all()
+            return self.rv
+
     # ------------------------------------------------------------------ watch
     def watch_events(self, rdef, ns, from_rv, lreqs, freqs, deadline, alive, bookmarks=False,
                      send_initial=False, bookmark_every=10.0):
         """Generator of (type, obj) events."""
         with self.lock:
+            epoch = self.watch_epoch
             initial = []
             if send_initial or from_rv in (None, "", "0"):
                 b = self.data.get(rdef.gr) or {}
@@ -1525,6 +1542,8 @@ class Api(object):
             batch = []
             with self.lock:
                 while True:
+                    if self.watch_epoch != epoch:
+                        return  # compacted with close_watches: the stream ends
                     if self.events and self.events[-1][0] > last:
                         break
                     now = time.monotonic()

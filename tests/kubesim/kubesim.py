@@ -351,6 +351,10 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send_json(200, {"crd_delay": o.crd_delay,
                                             "deploy_delay": o.deploy_delay,
                                             "ns_delete_delay": o.ns_delete_delay})
+            if p == "/kubesim/compact" and method == "POST":
+                cfg = json.loads(body.decode() or "{}")
+                rv = sim.api.compact(close_watches=bool(cfg.get("closeWatches", True)))
+                return self.send_json(200, {"compacted": str(rv)})
             if p == "/kubesim/healthz":
                 return self.send_bytes(200, b"ok", "text/plain")
         except ValueError as e:

@@ -18,6 +18,15 @@
 #   stats / reset_stats / writes  request counters of the current server: the
 #                                 simulator's own, or for realk8s the client
 #                                 requests in apiserver_request_total
+#   compact_history               forget the watch history up to now, so that a
+#                                 watch resumed from an older resourceVersion
+#                                 gets 410 Expired: kubesim's POST /kubesim/compact
+#                                 (which also ends open watches); on realk8s an
+#                                 etcd compaction at the current revision through
+#                                 etcd's JSON gateway (watches are served by etcd
+#                                 only with REALK8S_APISERVER_ARGS=--watch-cache=false
+#                                 set before start_server; open streams go on
+#                                 until they time out)
 # shellcheck shell=bash disable=SC2154
 
 tmp=$(mktemp -d)
@@ -147,6 +156,20 @@ real_stats() {
 			printf "{\"total\": %d, \"writes\": %d, \"storage_writes\": %d, \"requests\": {\"delete\": %d, \"apply\": %d, \"list\": %d, \"get\": %d}}\n",
 				t, w, w, d["DELETE"], d["APPLY"], d["LIST"], d["GET"]
 		}'
+}
+
+compact_history() {
+	if [[ -n $CTL ]]; then
+		curl -sf -X POST "$CTL/kubesim/compact" >/dev/null || fail "POST /kubesim/compact failed"
+		return
+	fi
+	local etcd rev
+	etcd=$(tr '\0' '\n' <"/proc/$SIMPID/cmdline" | sed -n 's/^--etcd-servers=//p')
+	[[ -n $etcd ]] || fail "no --etcd-servers in the apiserver's command line"
+	rev=$(curl -sf -X POST "$etcd/v3/kv/range" -d '{"key":"Lw=="}' | jq -r .header.revision)
+	[[ $rev =~ ^[0-9]+$ ]] || fail "etcd did not say its revision"
+	curl -sf -X POST "$etcd/v3/kv/compaction" -d "{\"revision\":\"$rev\",\"physical\":true}" >/dev/null ||
+		fail "etcd compaction at revision $rev failed"
 }
 
 stats() {
