@@ -636,6 +636,7 @@ void kf_live_status_text(struct kf_buf *out, const json_t *status)
 	const json_t *envs = json_object_get(status, "environments"), *e;
 	const char *ferr = json_string_value(json_object_get(status, "lastFetchError"));
 	size_t i;
+	json_int_t ho;
 
 	kf_buf_addf(out, "repository %s  branch %s  head %.12s  %s%s\n",
 		    json_string_value(json_object_get(status, "repository")) ?: "?",
@@ -665,5 +666,9 @@ void kf_live_status_text(struct kf_buf *out, const json_t *status)
 			    json_string_value(json_object_get(e, "health")) ?: "",
 			    json_string_value(json_object_get(e, "lastChange")) ?: "",
 			    where, json_is_object(err) ? json_string_value(json_object_get(err, "message")) ?: "" : "");
+		ho = json_integer_value(json_object_get(json_object_get(e, "objects"), "handsOff"));
+		if (ho > 0)
+			kf_buf_addf(out, "%-14s %lld object(s) left alone (kfboot.io/reconcile: disabled)\n", "",
+				    (long long)ho);
 	}
 }

@@ -68,6 +68,7 @@ static void row(struct kf_buf *b, const json_t *e)
 	const char *commit = str(e, "commit"), *applied = str(e, "appliedCommit");
 	const char *result = str(e, "result"), *health = str(e, "health");
 	const json_t *err = json_object_get(e, "error");
+	long long ho = (long long)json_integer_value(json_object_get(json_object_get(e, "objects"), "handsOff"));
 
 	kf_buf_adds(b, "<tr class=\"env\"><th scope=\"row\">");
 	esc(b, str(e, "name"));
@@ -83,7 +84,10 @@ static void row(struct kf_buf *b, const json_t *e)
 	}
 	kf_buf_addf(b, "</td><td><span class=\"%s\">", cls(result));
 	esc(b, result);
-	kf_buf_addf(b, "</span></td><td><span class=\"%s\">", cls(health));
+	kf_buf_adds(b, "</span>");
+	if (ho > 0)
+		kf_buf_addf(b, " <small title=\"kfboot.io/reconcile: disabled\">%lld hands off</small>", ho);
+	kf_buf_addf(b, "</td><td><span class=\"%s\">", cls(health));
 	esc(b, health);
 	kf_buf_adds(b, "</span></td><td>");
 	esc(b, *str(e, "lastChange") ? str(e, "lastChange") : "never");

@@ -157,7 +157,7 @@ static const char *status_doc =
 	"{\"repository\":\"https://git.example.com/p.git\",\"branch\":\"main\",\"head\":\"0123456789abcdef\","
 	"\"leader\":true,\"lastFetch\":\"2026-01-01T00:00:00Z\",\"lastFetchError\":null,\"environments\":["
 	"{\"name\":\"dev\",\"commit\":\"aaaaaaaaaaaaaaaa\",\"appliedCommit\":\"aaaaaaaaaaaaaaaa\",\"result\":\"applied\","
-	"\"health\":\"healthy\",\"lastChange\":\"2026-01-01T00:00:00Z\",\"error\":null},"
+	"\"health\":\"healthy\",\"lastChange\":\"2026-01-01T00:00:00Z\",\"error\":null,\"objects\":{\"handsOff\":2}},"
 	"{\"name\":\"staging\",\"commit\":\"bbbbbbbbbbbbbbbb\",\"appliedCommit\":\"aaaaaaaaaaaaaaaa\",\"result\":\"invalid\","
 	"\"health\":\"healthy\",\"lastChange\":\"\",\"error\":{\"message\":\"<script>alert(1)</script>\",\"file\":\"apps/x.yaml\",\"line\":3,\"column\":5}},"
 	"{\"name\":\"prod\",\"commit\":\"\",\"appliedCommit\":\"\",\"result\":\"none\",\"health\":\"unknown\",\"lastChange\":\"\",\"error\":null}]}";
@@ -178,12 +178,15 @@ static void test_gitops_live_page__rows_escaped(void **state)
 	assert_non_null(strstr(b.buf, "&lt;script&gt;alert(1)&lt;/script&gt;"));
 	assert_non_null(strstr(b.buf, "apps/x.yaml:3:5"));
 	assert_non_null(strstr(b.buf, "(tried <code title=\"bbbbbbbbbbbbbbbb\">bbbbbbbbbbbb</code>)"));
+	assert_non_null(strstr(b.buf, ">2 hands off</small>"));
+	assert_null(strstr(b.buf, "0 hands off"));
 	assert_null(strstr(b.buf, "http://"));  /* no external assets */
 	assert_null(strstr(b.buf, "https://git.example.com/p.git\""));
 	kf_buf_release(&b);
 	kf_live_status_text(&b, st);
 	assert_non_null(strstr(b.buf, "staging"));
 	assert_non_null(strstr(b.buf, "apps/x.yaml:3:5: <script>"));
+	assert_non_null(strstr(b.buf, "2 object(s) left alone (kfboot.io/reconcile: disabled)"));
 	kf_buf_release(&b);
 	json_decref(st);
 }
