@@ -52,6 +52,29 @@ int kf_cli_usage(struct kf_cli *cli, const struct kf_cmd *cmd, const char *fmt, 
 	return KF_EXIT_USAGE;
 }
 
+int kf_cli_dry_run(struct kf_cli *cli, const struct kf_cmd *cmd, const char *val, unsigned does,
+		   enum kf_dry_run bare, const char *hint, enum kf_dry_run *mode)
+{
+	static const char *const names[] = { "none", "client", "server" };
+	enum kf_dry_run m;
+
+	if (!val || !strcmp(val, "true"))
+		m = bare;
+	else if (!strcmp(val, "false") || !strcmp(val, "none"))
+		m = KF_DRY_NONE;
+	else if (!strcmp(val, "client"))
+		m = KF_DRY_CLIENT;
+	else if (!strcmp(val, "server"))
+		m = KF_DRY_SERVER;
+	else
+		return kf_cli_usage(cli, cmd, "--dry-run takes none, client or server, not '%s'", val);
+	if (m != KF_DRY_NONE && !(does & KF_DRY_DOES(m)))
+		return kf_cli_usage(cli, cmd, "--dry-run=%s: the dry run of '%s' is %s-side%s%s", names[m], cmd->name,
+				    names[bare], hint ? "; " : "", hint ? hint : "");
+	*mode = m;
+	return 0;
+}
+
 bool kf_cli_wants_help(int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {

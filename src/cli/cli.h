@@ -62,6 +62,18 @@ void kf_cli_print_diags(struct kf_cli *cli, struct kf_diags *dg);
 /* An old spelling of a flag was used: say once, on stderr, what replaces
  * it (unless -q). It keeps working for one release. */
 void kf_cli_deprecated(struct kf_cli *cli, const char *old, const char *now);
+/*
+ * kubectl's --dry-run[=none|client|server]. `val` is what follows '=' (NULL
+ * for the bare flag, which means `bare`; true and false are also taken).
+ * `does` is the one mode this command's dry run is (`bare` for every
+ * command but apply, which does both): another mode is a usage error that
+ * says what the command's dry run is and `hint` (what to use instead).
+ * Sets *mode and returns 0, or returns KF_EXIT_USAGE.
+ */
+enum kf_dry_run { KF_DRY_NONE, KF_DRY_CLIENT, KF_DRY_SERVER };
+int kf_cli_dry_run(struct kf_cli *cli, const struct kf_cmd *cmd, const char *val, unsigned does,
+		   enum kf_dry_run bare, const char *hint, enum kf_dry_run *mode);
+#define KF_DRY_DOES(m) (1u << (m))
 /* Print a usage error for cmd and return KF_EXIT_USAGE. */
 int kf_cli_usage(struct kf_cli *cli, const struct kf_cmd *cmd, const char *fmt, ...) KF_PRINTF(3, 4);
 /* True when argv holds -h or --help. */

@@ -68,15 +68,16 @@ int kf_kube_cli_parse(struct kf_kube_cli *c, const struct kf_cmd *cmd,
 			bool on = true;
 
 			/* kubectl's --dry-run=none|client|server; bare = server */
-			if (val && !strcmp(name, "dry-run") && !strcmp(val, "server")) {
-				val = NULL;
-			} else if (val && !strcmp(name, "dry-run") && !strcmp(val, "none")) {
-				val = "false";
-			} else if (val && !strcmp(name, "dry-run") && !strcmp(val, "client")) {
-				c->dry_run_client = true;
-				val = NULL;
-			} else if (val && !strcmp(name, "dry-run") && strcmp(val, "true") && strcmp(val, "false")) {
-				return kf_cli_usage(c->cli, cmd, "--dry-run takes none, client or server, not '%s'", val);
+			if (!strcmp(name, "dry-run")) {
+				enum kf_dry_run m;
+				int urc = kf_cli_dry_run(c->cli, cmd, val, KF_DRY_DOES(KF_DRY_CLIENT) | KF_DRY_DOES(KF_DRY_SERVER),
+							 KF_DRY_SERVER, NULL, &m);
+
+				if (urc)
+					return urc;
+				c->dry_run = m != KF_DRY_NONE;
+				c->dry_run_client = m == KF_DRY_CLIENT;
+				continue;
 			}
 			if (val) {
 				if (!strcmp(val, "true"))
@@ -86,9 +87,7 @@ int kf_kube_cli_parse(struct kf_kube_cli *c, const struct kf_cmd *cmd,
 				else
 					return kf_cli_usage(c->cli, cmd, "option '--%s' takes true or false, not '%s'", name, val);
 			}
-			if (!strcmp(name, "dry-run"))
-				c->dry_run = on;
-			else if (!strcmp(name, "prune"))
+			if (!strcmp(name, "prune"))
 				c->prune = on;
 			else if (!strcmp(name, "force-prune"))
 				c->force_prune = on;

@@ -71,7 +71,7 @@ static int parse(struct kf_opts *o, struct kf_cli *cli, int argc, char **argv,
 		{ "kubeconfig", required_argument, NULL, 'k' },
 		{ "context", required_argument, NULL, 'x' },
 		{ "timeout", required_argument, NULL, 't' },
-		{ "dry-run", no_argument, NULL, 'd' },
+		{ "dry-run", optional_argument, NULL, 'd' },
 		{ "no-wait", no_argument, NULL, 'W' },
 		{ "admin-email", required_argument, NULL, 'e' },
 		{ "password-file", required_argument, NULL, 'p' },
@@ -105,7 +105,17 @@ static int parse(struct kf_opts *o, struct kf_cli *cli, int argc, char **argv,
 		case 'f': o->profile = optarg; break;
 		case 'k': o->kubeconfig = optarg; break;
 		case 'x': o->context = optarg; break;
-		case 'd': o->dry_run = true; break;
+		case 'd': {
+			enum kf_dry_run m;
+			int urc = kf_cli_dry_run(cli, &kf_cmd_kubeflow, optarg, KF_DRY_DOES(KF_DRY_SERVER), KF_DRY_SERVER,
+						 "to check manifests without a cluster, use 'kfboot apply --dry-run=client -f FILE'",
+						 &m);
+
+			if (urc)
+				return urc;
+			o->dry_run = m == KF_DRY_SERVER;
+			break;
+		}
 		case 'W': o->no_wait = true; break;
 		case 'e': o->admin_email = optarg; break;
 		case 'p': o->password_file = optarg; break;
@@ -633,10 +643,10 @@ const struct kf_cmd kf_cmd_kubeflow = {
 		"usage: kfboot kubeflow list [--components a,b] [-f PROFILE] [--catalog F] [-o json]\n"
 		"       kfboot kubeflow install [--components a,b] [--source DIR | --release TAG]\n"
 		"                               [-f PROFILE] [--kubeconfig F] [--context C] [--timeout D]\n"
-		"                               [--dry-run] [--admin-email E] [--password-file F]\n"
+		"                               [--dry-run[=server]] [--admin-email E] [--password-file F]\n"
 		"                               [--state-dir D] [--cache-dir D] [--repository URL] [-o json]\n"
 		"       kfboot kubeflow status [--kubeconfig F] [--context C] [-o json]\n"
-		"       kfboot kubeflow uninstall COMPONENT...|--all [--force] [--dry-run]\n"
+		"       kfboot kubeflow uninstall COMPONENT...|--all [--force] [--dry-run[=server]]\n"
 		"                                 [--kubeconfig F] [--context C] [--timeout D] [-o json]\n"
 		"\n"
 		"list shows the component catalog (manifests/kubeflow/catalog.yaml), the selections\n"
@@ -660,7 +670,8 @@ const struct kf_cmd kf_cmd_kubeflow = {
 		"  --repository URL   upstream repository (a mirror; default: the catalog's)\n"
 		"  -f, --filename F   a Cluster profile (components, source, release, state dir)\n"
 		"  --timeout D        deadline per component (default 10m)\n"
-		"  --dry-run          server-side dry run; nothing is changed\n"
+		"  --dry-run[=MODE]   server (the default): server-side dry run, nothing is\n"
+		"                     changed; none: a real run (client is refused: see apply)\n"
 		"  --no-wait          do not wait for health\n"
 		"  --admin-email E    the Dex admin's email (default admin@example.com)\n"
 		"  --password-file F  the admin password (default: generate one into the state dir)\n"

@@ -409,7 +409,7 @@ const struct kf_cmd kf_cmd_models = {
 	.usage =
 		"usage: kfboot models [MODEL] [--repo URL|PATH] [--branch B] [--kubeconfig FILE] [-o json]\n"
 		"       kfboot models register MODEL --run ID --env ENV [--repo URL|PATH] [--kubeconfig FILE]\n"
-		"                      [--dry-run] [--author \"Name <email>\"] [-o json]\n"
+		"                      [--dry-run[=client]] [--author \"Name <email>\"] [-o json]\n"
 		"\n"
 		"The first form lists every version of the models in kfboot.yaml (metrics,\n"
 		"source run), which environment pins which (and any canary), and with a\n"
@@ -439,7 +439,8 @@ const struct kf_cmd kf_cmd_models = {
 		"  --run ID, --env ENV    register: the run and the environment it ran for\n"
 		"  --run-namespace NS     register: where the run record is (default: the\n"
 		"                         environment's namespace)\n"
-		"  --dry-run              register: print the commit message; commit nothing\n"
+		"  --dry-run[=MODE]       register: client (the default): print the commit message;\n"
+		"                         commit nothing; none: a real run\n"
 		"  --author \"N <E>\"     commit author (default: kfboot <kfboot@localhost>)\n"
 		"  --state-dir DIR        git cache (default: ~/.local/state/kfboot)\n"
 		KF_GIT_CRED_HELP

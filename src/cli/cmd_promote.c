@@ -100,6 +100,16 @@ int kf_models_cli_parse(struct kf_models_cli *m, const struct kf_cmd *cmd, const
 									"accept-new-host-key,kubeconfig,context,"
 									"status-namespace", name)))
 			return kf_cli_usage(cli, cmd, "unknown option '%s'", a);
+		if (o->kind == K_BOOL && !strcmp(name, "dry-run")) {
+			enum kf_dry_run dm;
+			int urc = kf_cli_dry_run(cli, cmd, val, KF_DRY_DOES(KF_DRY_CLIENT), KF_DRY_CLIENT,
+						 "nothing is pushed, so there is no server-side dry run", &dm);
+
+			if (urc)
+				return urc;
+			m->dry_run = dm == KF_DRY_CLIENT;
+			continue;
+		}
 		if (o->kind == K_BOOL) {
 			if (val && strcmp(val, "true") && strcmp(val, "false"))
 				return kf_cli_usage(cli, cmd, "option '--%s' takes true or false, not '%s'", name, val);
@@ -350,7 +360,7 @@ const struct kf_cmd kf_cmd_promote = {
 	.summary = "promote a model version into an environment (a gated commit)",
 	.usage =
 		"usage: kfboot promote MODEL --to ENV [--version V] [--repo URL|PATH] [--branch B]\n"
-		"                      [--dry-run] [--force] [--author \"Name <email>\"] [-o json]\n"
+		"                      [--dry-run[=client]] [--force] [--author \"Name <email>\"] [-o json]\n"
 		"\n"
 		"Move ENV's pin of MODEL (environments/ENV/models.yaml) to a version, as one\n"
 		"commit pushed to the repository's branch. The version defaults to what the\n"
@@ -376,8 +386,8 @@ const struct kf_cmd kf_cmd_promote = {
 		"  --repo URL|PATH        the GitOps repository (default: the current\n"
 		"                         clone's origin remote)\n"
 		"  --branch B             its branch (default: main)\n"
-		"  --dry-run              print the change of models.yaml and the commit message;\n"
-		"                         commit nothing\n"
+		"  --dry-run[=MODE]       client (the default): print the change of models.yaml and\n"
+		"                         the commit message; commit nothing; none: a real run\n"
 		"  --force                push even when gates fail (the commit says\n"
 		"                         Kfboot-Forced: yes)\n"
 		"  --author \"N <E>\"     commit author (default: kfboot <kfboot@localhost>)\n"

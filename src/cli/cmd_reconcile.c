@@ -95,6 +95,17 @@ int kf_gitops_cli_parse(struct kf_gitops_cli *g, const struct kf_cmd *cmd, unsig
 				o = &opts[j];
 		if (!o)
 			return kf_cli_usage(cli, cmd, "unknown option '%s'", a);
+		if (o->kind == O_BOOL && !strcmp(name, "dry-run")) {
+			enum kf_dry_run m;
+			int urc = kf_cli_dry_run(cli, cmd, val, KF_DRY_DOES(KF_DRY_SERVER), KF_DRY_SERVER,
+						 "to render and check an environment without a cluster, use "
+						 "'kfboot render --repo URL --env NAME'", &m);
+
+			if (urc)
+				return urc;
+			g->dry_run = m == KF_DRY_SERVER;
+			continue;
+		}
 		if (o->kind == O_BOOL) {
 			bool on = true;
 
@@ -295,7 +306,7 @@ const struct kf_cmd kf_cmd_reconcile = {
 	.run = run_reconcile,
 	.summary = "keep every environment of the cluster equal to a git repository (GitOps)",
 	.usage =
-		"usage: kfboot reconcile --repo URL|PATH [--branch B] [--env NAME]... [--once] [--dry-run]\n"
+		"usage: kfboot reconcile --repo URL|PATH [--branch B] [--env NAME]... [--once] [--dry-run[=server]]\n"
 		"                        [--interval D] [--resync D] [--state-dir DIR] [--kubeconfig F]\n"
 		"                        [--context C] [--token-file F | --username U --password-file F]\n"
 		"                        [--ca-file F] [--ssh-key F] [--known-hosts F] [-o json]\n"
@@ -317,8 +328,9 @@ const struct kf_cmd kf_cmd_reconcile = {
 		"  --branch B             branch to follow (default main)\n"
 		"  --env NAME             reconcile only this environment (repeatable; default all)\n"
 		"  --once                 one pass; exit 0 when every environment is applied and healthy\n"
-		"  --dry-run              render, validate and server-side dry run; print what would\n"
-		"                         change; write nothing\n"
+		"  --dry-run[=MODE]       server (the default): render, validate and server-side dry\n"
+		"                         run; print what would change; write nothing; none: a real\n"
+		"                         run (client is refused: see kfboot render)\n"
 		"  --interval D           how often to check the remote (default 1m, jittered)\n"
 		"  --resync D             how often to re-apply everything (default 1h)\n"
 		"  --state-dir DIR        git cache (default ~/.local/state/kfboot)\n"

@@ -67,4 +67,30 @@ grep -q "ok" <<<"$out" || fail "validate --file did not validate"
 grep -q "'--file' is deprecated.*-f/--filename" "$tmp/err" || fail "no deprecation note for --file: $(cat "$tmp/err")"
 "$KFBOOT" -q validate --file "$KF_SOURCE_DIR/profiles/lab.yaml" 2>"$tmp/err2" >/dev/null
 [ ! -s "$tmp/err2" ] || fail "-q still prints the deprecation note"
+# 6. kubectl's --dry-run=none|client|server everywhere: the command's own
+# mode and none are taken (no usage error), the other mode is refused
+# (exit 2) naming what the command's dry run is and what to use instead,
+# an unknown mode names the three.
+dry() { # EXPECT(ok|refused) ARGS...: ok = anything but a usage error
+	local want=$1 rc=0
+	shift
+	"$KFBOOT" "$@" >"$tmp/dout" 2>"$tmp/derr" </dev/null || rc=$?
+	if [ "$want" = refused ]; then
+		[ "$rc" = 2 ] || fail "kfboot $*: exit $rc, want 2"
+		grep -q -- "--dry-run=.*: the dry run of '$1' is .*-side; " "$tmp/derr" || fail "kfboot $*: $(cat "$tmp/derr")"
+	else
+		[ "$rc" != 2 ] || fail "kfboot $*: a usage error: $(cat "$tmp/derr")"
+	fi
+}
+kc="--kubeconfig $tmp/none"
+# shellcheck disable=SC2086 # $kc is two words on purpose
+{
+	dry ok kubeflow install --dry-run=server $kc; dry ok kubeflow install --dry-run=none $kc
+	dry refused kubeflow install --dry-run=client $kc
+	dry ok reconcile --repo "$tmp/none" --dry-run=server --once; dry refused reconcile --repo "$tmp/none" --dry-run=client
+	dry ok promote xor --to e --repo "$tmp/none" --dry-run=client; dry refused promote xor --to e --repo "$tmp/none" --dry-run=server
+	dry ok delete --inventory x --dry-run=server $kc; dry ok apply -f "$tmp/none" --dry-run=client
+}
+"$KFBOOT" reconcile --repo "$tmp/none" --dry-run=maybe 2>"$tmp/derr" && fail "--dry-run=maybe accepted"
+grep -q "none, client or server, not 'maybe'" "$tmp/derr" || fail "--dry-run=maybe: $(cat "$tmp/derr")"
 echo "flags: ${#cmds[@]} commands agree with their man pages and docs/cli.md"
