@@ -15,11 +15,8 @@ set -euo pipefail
 . "$KF_SOURCE_DIR/tests/kfpsim/lib.sh"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 step() { echo "--- $*"; }
-export XDG_CACHE_HOME=$tmp/cache
 
-start_sim kube
-kubectl --kubeconfig "$KC" create namespace ml-dev >/dev/null
-start_kfpsim --pending 0 --running 1000
+kfp_test_begin --pending 0 --running 1000
 sync_repo() { "$KFBOOT" runs sync -q --repo "$1" --kubeconfig "$KC" 2>>"$tmp/stderr" || { cat "$tmp/stderr"; fail "sync failed"; }; }
 names() { jq -r --arg p "$1@" 'select(.display_name | startswith($p)) | .display_name' "$KFPLOG"; }
 

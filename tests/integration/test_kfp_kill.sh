@@ -16,12 +16,9 @@ set -euo pipefail
 . "$KF_SOURCE_DIR/tests/kfpsim/lib.sh"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 step() { echo "--- $*"; }
-export XDG_CACHE_HOME=$tmp/cache
 N=${KFP_KILL_ITERATIONS:-100}
 
-start_sim kube
-kubectl --kubeconfig "$KC" create namespace ml-dev >/dev/null
-start_kfpsim --pending 0 --running 0
+kfp_test_begin --pending 0 --running 0
 R=$tmp/repo
 kfp_repo_init "$R" queue
 commits=("$(git -C "$R" rev-parse HEAD)")

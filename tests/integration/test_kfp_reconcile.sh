@@ -17,12 +17,8 @@ set -euo pipefail
 . "$KF_SOURCE_DIR/tests/kfpsim/lib.sh"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 step() { echo "--- $*"; }
-export XDG_CACHE_HOME=$tmp/cache
 
-echo "kfp-test-token-$RANDOM$RANDOM" >"$tmp/kfp-token"
-start_sim kube
-kubectl --kubeconfig "$KC" create namespace ml-dev >/dev/null
-start_kfpsim --token-file "$tmp/kfp-token" --multi-user --pending 0 --running 0
+kfp_test_begin --token --pending 0 --running 0
 R=$tmp/repo
 CTX=$(kubectl --kubeconfig "$KC" config current-context)
 kfp_repo_init "$R" queue

@@ -27,14 +27,9 @@ set -euo pipefail
 . "$KF_SOURCE_DIR/tests/kfpsim/lib.sh"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 step() { echo "--- $*"; }
-export XDG_CACHE_HOME=$tmp/cache
 
-echo "kfp-test-token-$RANDOM$RANDOM" >"$tmp/kfp-token"
-chmod 600 "$tmp/kfp-token"
-start_sim kube
-kubectl --kubeconfig "$KC" create namespace ml-dev >/dev/null
+kfp_test_begin --token --pending 0 --running 0
 kubectl --kubeconfig "$KC" create namespace ml-staging >/dev/null
-start_kfpsim --token-file "$tmp/kfp-token" --multi-user --pending 0 --running 0
 CTX=$(kubectl --kubeconfig "$KC" config current-context)
 R=$tmp/repo
 mkdir -p "$R/pipelines/a" "$R/pipelines/b" "$R/environments/dev" "$R/environments/staging"

@@ -26,16 +26,10 @@ set -euo pipefail
 . "$KF_SOURCE_DIR/tests/kfpsim/lib.sh"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 step() { echo "--- $*"; }
-export XDG_CACHE_HOME=$tmp/cache
 
-echo "kfp-test-token-$RANDOM$RANDOM" >"$tmp/kfp-token"
-chmod 600 "$tmp/kfp-token"
-start_sim kube
-kubectl --kubeconfig "$KC" create namespace ml-dev >/dev/null
-start_kfpsim --token-file "$tmp/kfp-token" --multi-user --pending 0 --running 0
+kfp_test_begin --token --pending 0 --running 0
 CTX=$(kubectl --kubeconfig "$KC" config current-context)
 R=$tmp/repo
-mode=skip
 setup() { # DIR PIPELINE CONCURRENCY: a repository whose pipeline also watches models/**
 	local dir=$1
 	KFP_PIPELINE=$2 kfp_repo_init "$dir" "$3"

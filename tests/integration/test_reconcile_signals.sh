@@ -110,13 +110,18 @@ rl_start d --env slow --interval 1h
 for _ in $(seq 100); do grep -q "at commit" "$tmp/rec-d.log" && break; sleep 0.1; done
 sleep 1.5
 stop d TERM INT
-[[ $RC == 130 ]] || fail "SIGTERM then SIGINT: exit $RC, not 130"
+# Two signals sent back to back may both be pending when the process next
+# runs, and the kernel then delivers the lower number (SIGINT) first: the
+# order is not knowable, so either 128 + signal is right; what matters is
+# that the second one ends it at once.
+[[ $RC == 130 || $RC == 143 ]] || fail "SIGTERM then SIGINT: exit $RC, not 130 or 143"
 grep -q "second signal: exiting now" "$tmp/rec-d.log" || fail "the log does not say why it exited at once"
 
 step "5. --once: SIGTERM interrupts it"
 "$KFBOOT" reconcile --repo "file://$W" --state-dir "$tmp/state-e" --kubeconfig "$KC" --env slow --once \
 	>"$tmp/rec-e.log" 2>&1 &
 pids+=($!)
+# shellcheck disable=SC2034 # read by stop() through ${!pid}
 PID_e=$!
 for _ in $(seq 100); do grep -q "at commit" "$tmp/rec-e.log" && break; sleep 0.1; done
 sleep 1.5

@@ -31,6 +31,25 @@ start_kfpsim() {
 	export KFP KFPLOG KFPSIMPID
 }
 
+# kfp_test_begin [--token] [KFPSIM ARGS...]: the start every retraining
+# test shares: a git cache inside $tmp, kubesim (start_sim kube: $KC) with
+# namespace ml-dev, and kfpsim with ARGS. With --token first: a bearer
+# token in $tmp/kfp-token (0600), required by kfpsim (--token-file,
+# --multi-user).
+kfp_test_begin() {
+	export XDG_CACHE_HOME=$tmp/cache
+	local tok=()
+	if [[ ${1:-} == --token ]]; then
+		shift
+		echo "kfp-test-token-$RANDOM$RANDOM$RANDOM" >"$tmp/kfp-token"
+		chmod 600 "$tmp/kfp-token"
+		tok=(--token-file "$tmp/kfp-token" --multi-user)
+	fi
+	start_sim kube
+	kubectl --kubeconfig "$KC" create namespace ml-dev >/dev/null
+	start_kfpsim "${tok[@]}" "$@"
+}
+
 kfpsim_stats() { curl -sf "$KFP/kfpsim/stats"; }
 kfpsim_faults() { curl -sf -X POST -d "$1" "$KFP/kfpsim/faults" >/dev/null; }
 kfpsim_config() { curl -sf -X POST -d "$1" "$KFP/kfpsim/config" >/dev/null; }
