@@ -89,6 +89,8 @@ struct kf_reconciler {
 	bool leader, ready;
 	volatile sig_atomic_t stop; /* set by kf_reconciler_stop, maybe from a signal handler */
 	struct kf_strlist drift; /* "env" names with drifted objects */
+	struct kf_strlist orphans; /* inventories of removed environments, said once */
+	char *orphans_envs;         /* the environment names they were looked for with */
 	json_t *snapshot;
 };
 
@@ -173,6 +175,8 @@ void kf_reconciler_free(struct kf_reconciler *r)
 	free(r->kubeconfig);
 	free(r->context);
 	free(r->inventory_ns);
+	kf_strlist_release(&r->orphans);
+	free(r->orphans_envs);
 	free(r->cfg_error);
 	free(r->fetch_error);
 	free(r->hooks);
@@ -462,6 +466,79 @@ static int client_for(struct kf_reconciler *r, const char *context, struct clien
 	return 0;
 }
 
+/*
+ * An environment kfboot applied before and that kfboot.yaml no longer lists
+ * is not visited again: its objects stay where they are (kfboot never
+ * deletes a whole environment on its own). Say so once per inventory, with
+ * the command that removes them: one LIST of ApplySet parents per cluster
+ * at start and whenever the list of environments changes.
+ */
+static void warn_orphans(struct kf_reconciler *r)
+{
+	static const char prefix[] = "kfboot-gitops-";
+	const char *ns = r->inventory_ns && *r->inventory_ns ? r->inventory_ns : "kube-system";
+	struct kf_kube *seen[16];
+	size_t nseen = 0;
+	struct kf_buf names = KF_BUF_INIT;
+
+	if (!r->cfg)
+		return;
+	for (size_t i = 0; i < r->cfg->nenvs; i++)
+		kf_buf_addf(&names, "%s\n", r->cfg->envs[i].name);
+	if (r->orphans_envs && !strcmp(r->orphans_envs, names.buf ? names.buf : "")) {
+		kf_buf_release(&names);
+		return;
+	}
+	free(r->orphans_envs);
+	r->orphans_envs = kf_xstrdup(names.buf ? names.buf : "");
+	kf_buf_release(&names);
+	for (size_t i = 0; i < r->cfg->nenvs && nseen < KF_ARRAY_SIZE(seen); i++) {
+		struct client *c = NULL;
+		struct kf_err *e = NULL;
+		json_t *list = NULL, *item;
+		bool dup = false;
+		size_t j;
+		char *path;
+
+		if (client_for(r, r->cfg->envs[i].context, &c, &e)) {
+			kf_err_free(e); /* sync_one says why, for its environment */
+			continue;
+		}
+		for (j = 0; j < nseen && !dup; j++)
+			dup = seen[j] == c->k;
+		if (dup)
+			continue;
+		seen[nseen++] = c->k;
+		path = kf_xasprintf("/api/v1/namespaces/%s/secrets?labelSelector=applyset.kubernetes.io%%2Fid", ns);
+		if (kf_kube_get_json(c->k, path, true, &list, &e)) {
+			kf_debug("looking for inventories of removed environments: %s", e->msg);
+			kf_err_free(e);
+		}
+		free(path);
+		json_array_foreach(json_object_get(list, "items"), j, item) {
+			const char *name = json_string_value(json_object_get(json_object_get(item, "metadata"), "name"));
+			char *key;
+			bool said = false;
+
+			if (!name || strncmp(name, prefix, sizeof(prefix) - 1) || !name[sizeof(prefix) - 1] ||
+			    kf_repo_config_env(r->cfg, name + sizeof(prefix) - 1))
+				continue;
+			key = kf_xasprintf("%s/%s/%s", c->context, ns, name);
+			for (size_t k = 0; k < r->orphans.n && !said; k++)
+				said = !strcmp(r->orphans.v[k], key);
+			if (!said) {
+				kf_warn("inventory %s/%s: environment '%s' is not in %s (removed from it, or another "
+					"repository's); its objects are left in place. If it was removed, "
+					"'kfboot delete --inventory %s/%s' removes them",
+					ns, name, name + sizeof(prefix) - 1, KF_REPO_CONFIG_FILE, ns, name);
+				kf_strlist_add(&r->orphans, key);
+			}
+			free(key);
+		}
+		json_decref(list);
+	}
+}
+
 static void sync_one(struct kf_reconciler *r, struct env_state *e, const char *reason)
 {
 	const struct kf_repo_env *env = r->cfg ? kf_repo_config_env(r->cfg, e->name) : NULL;
@@ -679,6 +756,7 @@ int kf_reconciler_run(struct kf_reconciler *r, struct kf_err **err)
 				config_invalid(r);
 			} else {
 				sync_env_list(r);
+				warn_orphans(r);
 				for (size_t i = 0; i < r->nenvs && !r->stop && !kf_interrupted(); i++) {
 					struct env_state *e = &r->envs[i];
 					bool drifted = false;

@@ -325,4 +325,22 @@ if multi -o json >"$tmp/ctx2.json" 2>/dev/null; then fail "a cluster that is dow
 [[ $(envj "$tmp/ctx2.json" west | jq -r .result) == failed ]] || fail "west: $(envj "$tmp/ctx2.json" west)"
 [[ $(envj "$tmp/ctx2.json" west | jq -r .error.message) == *ctx-b* ]] || fail "west's error does not name its context"
 [[ $(kubectl --kubeconfig "$KC_A" get cm where-east -o jsonpath='{.data.round}') == 2 ]] || fail "east not updated"
+
+step "8. an environment removed from kfboot.yaml: its objects stay, one warning says how to remove them"
+KC=$KC_A
+grep -q -- '- name: staging' "$W/kfboot.yaml" || fail "no staging in kfboot.yaml: $(cat "$W/kfboot.yaml")"
+sed -i '/- name: staging/,/prune: false/d' "$W/kfboot.yaml"
+commit "drop staging" >/dev/null
+rec >"$tmp/s8.json" 2>"$tmp/s8.err" || { cat "$tmp/s8.err" "$tmp/s8.json"; fail "reconcile after dropping staging"; }
+cat "$tmp/s8.err"
+grep -q "inventory kube-system/kfboot-gitops-staging: environment 'staging' is not in kfboot.yaml.*'kfboot delete --inventory kube-system/kfboot-gitops-staging' removes them" "$tmp/s8.err" ||
+	fail "no warning about staging's objects"
+[[ $(grep -c "environment 'staging' is not in" "$tmp/s8.err") == 1 ]] || fail "the warning is not said exactly once"
+# step 7's repository applied 'east' to this cluster too: it is named as well
+grep -q "environment 'east' is not in kfboot.yaml (removed from it, or another repository's)" "$tmp/s8.err" || fail "east's inventory not named"
+kc get cm app-config -n ml-staging >/dev/null || fail "staging's objects were removed by the reconciler"
+"$KFBOOT" delete --inventory kube-system/kfboot-gitops-staging --kubeconfig "$KC" >"$tmp/del8.out" 2>&1 || { cat "$tmp/del8.out"; fail "delete --inventory of the removed environment"; }
+! kc get cm app-config -n ml-staging >/dev/null 2>&1 || fail "delete --inventory left staging's app-config"
+rec >"$tmp/s8b.json" 2>"$tmp/s8b.err" || fail "reconcile after the delete"
+! grep -q "environment 'staging' is not in" "$tmp/s8b.err" || fail "still warned after the inventory was deleted"
 echo "PASS"
