@@ -366,9 +366,12 @@ void kf_obj_hash(struct kf_obj *o);
  * Fingerprint (32 hex chars and a NUL) of who owns which non-status fields
  * of a live object: its metadata.managedFields entries except the status
  * subresource's, hashed. A status write by a controller leaves it alone; a
- * write to spec, labels or annotations by anyone changes it.
+ * write to spec, labels or annotations by anyone changes it. A listed
+ * object the apply engine trimmed carries the fingerprint itself, computed
+ * before its managedFields were dropped, under KF_LIVE_FIELDS_FP.
  */
 void kf_obj_fields_fp(const json_t *live, char out[33]);
+#define KF_LIVE_FIELDS_FP "kfboot.io/fields-fp"
 /*
  * Skip-unchanged decision: the live object (from a LIST) carries our hash
  * annotation equal to o->hash, and it was not changed since kfboot applied
@@ -381,6 +384,19 @@ void kf_obj_fields_fp(const json_t *live, char out[33]);
  */
 bool kf_obj_unchanged(const struct kf_obj *o, const json_t *live,
 		      const char *rec_rv, long rec_gen, const char *rec_fp);
+
+/* ---- LIST responses, one item at a time (listscan.c) ------------------ */
+
+/* Called with each element of a LIST body's "items", parsed on its own and
+ * freed when fn returns (json_incref what you keep). Nonzero stops the scan
+ * and is returned by kf_list_scan. */
+typedef int (*kf_list_item_fn)(void *ctx, json_t *item);
+/* Walk the JSON object in buf without parsing it whole: every element of
+ * its "items" to fn, its "metadata" (the list's: continue token,
+ * resourceVersion) into *meta when meta is not NULL (NULL when absent; the
+ * caller frees it). Returns 0, fn's nonzero result, or -1 when the body is
+ * not a JSON object or an item or the metadata is not valid JSON. */
+int kf_list_scan(const char *buf, size_t len, kf_list_item_fn fn, void *ctx, json_t **meta);
 
 /* ---- health --------------------------------------------------------- */
 

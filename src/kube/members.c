@@ -2,6 +2,17 @@
  * members.c - the live state of an inventory: one label-selected LIST per
  * group/kind (metadata only where that is enough), paged, and the members
  * found in them, sorted for lookups.
+ *
+ * Only what the engine reads of a listed object is kept, page by page as
+ * each page is parsed (a page is at most 500 objects), so memory follows
+ * the number of members, not the size of their manifests: for members
+ * (skip-unchanged, prune) kind, apiVersion and the metadata they read
+ * (name, namespace, uid, resourceVersion, generation, deletionTimestamp,
+ * labels, annotations), with the managedFields fingerprint instead of the
+ * managedFields when the recorded resourceVersion differs (the only case
+ * kf_obj_unchanged looks at them); for health waits kind,
+ * apiVersion, metadata.name/namespace/generation/deletionTimestamp,
+ * spec.replicas and status (what kf_health_of reads).
  */
 #include "apply_int.h"
 
@@ -42,6 +53,93 @@ void kf_ap_plan_lists(struct run *r)
 			add_list_rest(r, rest);
 	}
 	free(gks);
+}
+
+/* kind and apiVersion: LIST items lack them, or are PartialObjectMetadata. */
+static void fill_kind(json_t *it, const struct kf_rest *rest)
+{
+	const char *kind = kf_ap_sget(it, "kind");
+
+	if (kind && strcmp(kind, "PartialObjectMetadata"))
+		return;
+	json_object_set_new(it, "kind", json_string(rest->kind));
+	json_object_set_new(it, "apiVersion", rest->group[0] ? json_sprintf("%s/%s", rest->group, rest->version)
+							     : json_string(rest->version));
+}
+
+static void copy_key(json_t *dst, const json_t *src, const char *k)
+{
+	json_t *v = json_object_get(src, k);
+
+	if (v)
+		json_object_set(dst, k, v);
+}
+
+/* What a member needs: kind, apiVersion, the metadata prune and
+ * kf_obj_unchanged read, and the managedFields fingerprint when the record
+ * cannot vouch for the live version (kf_obj_fields_fp finds it there). */
+static json_t *trim_member(const struct run *r, json_t *it)
+{
+	static const char *const keep[] = { "name", "namespace", "uid", "resourceVersion", "generation",
+					    "deletionTimestamp", "labels", "annotations" };
+	json_t *out = json_object(), *md = json_object_get(it, "metadata"), *m = json_object();
+
+	copy_key(out, it, "kind");
+	copy_key(out, it, "apiVersion");
+	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+		copy_key(m, md, keep[i]);
+	if (json_object_get(md, "managedFields")) {
+		char *key = kf_ap_live_key(it);
+		const char *rec_rv = kf_ap_sget(json_object_get(r->state, key ? key : ""), "rv");
+		const char *rv = kf_ap_sget(md, "resourceVersion");
+
+		if (!rec_rv || !rv || strcmp(rec_rv, rv)) {
+			char fp[33];
+
+			kf_obj_fields_fp(it, fp);
+			json_object_set_new(out, KF_LIVE_FIELDS_FP, json_string(fp));
+		}
+		free(key);
+	}
+	json_object_set_new(out, "metadata", m);
+	return out;
+}
+
+/* What a health verdict needs (kf_health_of, kf_isvc_health). */
+static json_t *trim_health(json_t *it)
+{
+	json_t *out = json_object(), *md = json_object_get(it, "metadata"), *m = json_object();
+	json_t *replicas = json_object_get(json_object_get(it, "spec"), "replicas");
+
+	copy_key(out, it, "kind");
+	copy_key(out, it, "apiVersion");
+	copy_key(m, md, "name");
+	copy_key(m, md, "namespace");
+	copy_key(m, md, "generation");
+	copy_key(m, md, "deletionTimestamp");
+	json_object_set_new(out, "metadata", m);
+	if (replicas)
+		json_object_set_new(out, "spec", json_pack("{s:O}", "replicas", replicas));
+	copy_key(out, it, "status");
+	return out;
+}
+
+struct page {
+	struct run *r;
+	struct gk_list *gl;
+	bool metadata_only;
+};
+
+/* One item of a page into its list, trimmed (kf_list_scan frees it). */
+static int add_item(void *ctx, json_t *it)
+{
+	struct page *pg = ctx;
+
+	if (!json_is_object(it))
+		return 0;
+	fill_kind(it, pg->gl->rest);
+	json_array_append_new(pg->gl->items, pg->metadata_only ? trim_member(pg->r, it) : trim_health(it));
+	return 0;
 }
 
 /* LIST every planned kind by label (following continue tokens). */
@@ -88,7 +186,8 @@ int kf_ap_list_all(struct run *r, bool metadata_only, struct kf_err **err)
 		rc = kf_kube_run(r->k, qp, nq, err);
 		for (size_t j = 0; j < nq; j++) {
 			size_t i = (size_t)(uintptr_t)q[j].user;
-			json_t *body = NULL;
+			struct page pg = { r, &r->lists[i], metadata_only };
+			json_t *meta = NULL;
 			const char *c;
 
 			free(cont[i]);
@@ -101,19 +200,19 @@ int kf_ap_list_all(struct run *r, bool metadata_only, struct kf_err **err)
 				rc = kf_kube_req_error(err, &q[j]);
 				continue;
 			}
-			body = json_loadb(q[j].resp.buf, q[j].resp.len, 0, NULL);
-			if (!body) {
+			if (kf_list_scan(q[j].resp.buf, q[j].resp.len, add_item, &pg, &meta)) {
 				rc = kf_err_set(err, KF_EIO, "GET %s: response is not JSON", q[j].path);
 				continue;
 			}
-			json_array_extend(r->lists[i].items, json_object_get(body, "items"));
-			c = kf_ap_sget(json_object_get(body, "metadata"), "continue");
+			/* The page's bytes are not needed any more. */
+			kf_kube_req_release(&q[j]);
+			c = kf_ap_sget(meta, "continue");
 			if (c && *c) {
 				free(cont[i]);
 				cont[i] = kf_xstrdup(c);
 				pending++;
 			}
-			json_decref(body);
+			json_decref(meta);
 		}
 		for (size_t j = 0; j < nq; j++)
 			kf_kube_req_release(&q[j]);
@@ -143,17 +242,8 @@ void kf_ap_collect_members(struct run *r)
 		size_t j;
 
 		json_array_foreach(r->lists[i].items, j, it) {
-			const char *kind = kf_ap_sget(it, "kind");
 			struct member *m;
 
-			/* LIST items lack kind/apiVersion, or are PartialObjectMetadata: fill them in. */
-			if (!kind || !strcmp(kind, "PartialObjectMetadata")) {
-				const struct kf_rest *rest = r->lists[i].rest;
-
-				json_object_set_new(it, "kind", json_string(rest->kind));
-				json_object_set_new(it, "apiVersion", rest->group[0] ? json_sprintf("%s/%s", rest->group, rest->version)
-										     : json_string(rest->version));
-			}
 			if (strcmp(kf_ap_nz(kf_ap_sget(json_object_get(json_object_get(it, "metadata"), "labels"), KF_APPLYSET_PART_OF)), r->id))
 				continue; /* never touch what is not labelled ours */
 			kf_xgrow((void **)&r->members, &r->amembers, r->nmembers + 1, sizeof(*r->members));

@@ -875,10 +875,16 @@ static bool map_contains(const json_t *have, const json_t *want)
 void kf_obj_fields_fp(const json_t *live, char out[33])
 {
 	const json_t *mf = json_object_get(json_object_get(live, "metadata"), "managedFields"), *e;
-	json_t *keep = json_array();
+	const char *pre = sget(live, KF_LIVE_FIELDS_FP);
+	json_t *keep;
 	char hex[65], *s;
 	size_t i;
 
+	if (!mf && pre && strlen(pre) == 32) {
+		memcpy(out, pre, 33);
+		return;
+	}
+	keep = json_array();
 	json_array_foreach(mf, i, e) {
 		const char *sub = sget(e, "subresource");
 

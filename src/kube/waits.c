@@ -29,12 +29,6 @@ static const json_t *find_live(struct run *r, size_t l, const struct kf_obj *o)
 		json_array_foreach(gl->items, j, it) {
 			char *lk;
 
-			if (!kf_ap_sget(it, "kind")) {
-				json_object_set_new(it, "kind", json_string(gl->rest->kind));
-				json_object_set_new(it, "apiVersion", gl->rest->group[0]
-					? json_sprintf("%s/%s", gl->rest->group, gl->rest->version)
-					: json_string(gl->rest->version));
-			}
 			lk = kf_ap_live_key(it);
 			if (lk && !json_object_get(gl->index, lk)) /* the first wins */
 				json_object_set(gl->index, lk, it);
