@@ -52,7 +52,6 @@ static void run_release(struct run *r)
 		free(r->members[i].key);
 	free(r->members);
 	json_decref(r->state);
-	json_decref(r->state0);
 	json_decref(r->ns_names);
 	free(r->inv_ns);
 	free(r->inv_name);
@@ -66,10 +65,18 @@ static void prepare_objects(struct run *r)
 {
 	for (size_t i = 0; i < r->set->n; i++) {
 		struct kf_obj *o = &r->set->v[i];
-		json_t *md = json_object_get(o->obj, "metadata");
-		json_t *labels = json_object_get(md, "labels");
-		json_t *ann;
+		json_t *md, *labels, *ann;
 
+		/* Compacted by an earlier run (the reconciler's dry run):
+		 * prepared again from the whole object. */
+		if (kf_obj_expand(o)) {
+			free(o->why);
+			o->why = kf_xstrdup("its compacted body could not be parsed back");
+			o->state = KF_OBJ_FAILED;
+			continue;
+		}
+		md = json_object_get(o->obj, "metadata");
+		labels = json_object_get(md, "labels");
 		if (!json_is_object(labels)) {
 			labels = json_object();
 			json_object_set_new(md, "labels", labels);
@@ -83,6 +90,8 @@ static void prepare_objects(struct run *r)
 		}
 		json_object_set_new(ann, KF_ANN_HASH, json_string(o->hash));
 		o->state = KF_OBJ_PENDING;
+		if (r->o->compact && strcmp(o->kind, "CustomResourceDefinition"))
+			kf_obj_compact(o);
 	}
 }
 
@@ -319,9 +328,12 @@ int kf_apply_run(struct kf_apply_result *out, struct kf_kube *k,
 
 	/* 6 (before the wait, so that a timeout still records what was applied). */
 	if (!opts->dry_run) {
-		bool changed = !json_equal(r.state, r.state0) || r.parent_deferred;
-		char *gks = NULL, *nss = NULL;
+		char now[65], *gks = NULL, *nss = NULL;
+		bool changed;
 		long st = 0;
+
+		kf_ap_state_digest(r.state, now);
+		changed = strcmp(now, r.state0) || r.parent_deferred;
 
 		if (opts->prune && !out->failed) {
 			gks = kf_applyset_group_kinds(set);

@@ -48,8 +48,8 @@ struct member {       /* a live object listed by the part-of label */
 
 struct gk_list {          /* one LIST per group/kind */
 	const struct kf_rest *rest;
-	json_t *items;        /* array of live objects, owned */
-	json_t *index;        /* key -> item, built when first needed */
+	json_t *items;        /* array of live objects (trimmed), owned */
+	json_t *index;        /* health lists: key -> [health, why?] */
 	bool settled;         /* health: all ready, not listed again */
 };
 
@@ -63,7 +63,7 @@ struct run {
 	char *inv_ns, *inv_name, *id;
 	bool parent_exists, parent_deferred;
 	json_t *state;       /* {"key": {"rv": "..", "gen": n}} */
-	json_t *state0;      /* as read */
+	char state0[65];     /* SHA-256 of the state as read (canonical JSON) */
 	char *gks_old, *nss_old;
 	size_t parts_old;    /* state parts the parent named when read */
 	json_t *ns_names;    /* names of the set's Namespaces (classify) */
@@ -94,6 +94,7 @@ char *kf_ap_csv_union(const char *a, const char *b);
 char *kf_ap_namespaces_csv(const struct run *r);
 void kf_ap_delete_parts(struct run *r, size_t from, size_t to);
 int kf_ap_write_parent(struct run *r, const char *gks, const char *nss, bool with_state, long *status, struct kf_err **err);
+void kf_ap_state_digest(const json_t *state, char out[65]);
 void kf_ap_plan_lists(struct run *r);
 int kf_ap_list_all(struct run *r, bool metadata_only, struct kf_err **err);
 void kf_ap_collect_members(struct run *r);

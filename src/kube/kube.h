@@ -262,6 +262,10 @@ struct kf_obj {
 	int rank;           /* kind rank (kf_kube_kind_rank) */
 	bool namespaced;
 	char hash[65];      /* kfboot.io/applied-hash of the desired content */
+	char *body;         /* compacted (kf_obj_compact): the object as sent,
+			     * compact JSON, owned; obj then holds only
+			     * apiVersion, kind, metadata name and namespace */
+	size_t body_len;
 	/* apply state */
 	int state;          /* enum kf_obj_state */
 	char *why;          /* last failure, owned */
@@ -363,6 +367,15 @@ char *kf_label_selector(const char *key, const char *value);
  */
 void kf_obj_hash(struct kf_obj *o);
 /*
+ * Keep o as the compact JSON it is sent as (o->body) and shrink o->obj to
+ * what identifies it: apiVersion, kind, metadata name and namespace (its
+ * labels and annotations are read from the body). A parsed object costs several
+ * times its serialized size; for thousands of objects this is most of a
+ * sync's memory. kf_obj_expand parses the body back (-1 if it cannot).
+ */
+void kf_obj_compact(struct kf_obj *o);
+int kf_obj_expand(struct kf_obj *o);
+/*
  * Fingerprint (32 hex chars and a NUL) of who owns which non-status fields
  * of a live object: its metadata.managedFields entries except the status
  * subresource's, hashed. A status write by a controller leaves it alone; a
@@ -440,6 +453,10 @@ struct kf_apply_opts {
 				* nothing (drift detection, diff) */
 	const char *inventory; /* "[ns/]name" of the ApplySet parent Secret; NULL = "kube-system/kfboot" (no prune) */
 	const char *default_ns;
+	bool compact;          /* compact every prepared object but CRDs
+				* (kf_obj_compact): for callers that read no
+				* more than each object's identity from the
+				* set afterwards (the reconciler) */
 	double timeout;        /* overall deadline, seconds; 0 = 10 min */
 	kf_apply_progress_fn progress;
 	void *progress_ctx;

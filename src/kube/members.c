@@ -10,9 +10,8 @@
  * (name, namespace, uid, resourceVersion, generation, deletionTimestamp,
  * labels, annotations), with the managedFields fingerprint instead of the
  * managedFields when the recorded resourceVersion differs (the only case
- * kf_obj_unchanged looks at them); for health waits kind,
- * apiVersion, metadata.name/namespace/generation/deletionTimestamp,
- * spec.replicas and status (what kf_health_of reads).
+ * kf_obj_unchanged looks at them); for health waits only each object's
+ * verdict (kf_health_of), indexed by its key.
  */
 #include "apply_int.h"
 
@@ -105,25 +104,6 @@ static json_t *trim_member(const struct run *r, json_t *it)
 	return out;
 }
 
-/* What a health verdict needs (kf_health_of, kf_isvc_health). */
-static json_t *trim_health(json_t *it)
-{
-	json_t *out = json_object(), *md = json_object_get(it, "metadata"), *m = json_object();
-	json_t *replicas = json_object_get(json_object_get(it, "spec"), "replicas");
-
-	copy_key(out, it, "kind");
-	copy_key(out, it, "apiVersion");
-	copy_key(m, md, "name");
-	copy_key(m, md, "namespace");
-	copy_key(m, md, "generation");
-	copy_key(m, md, "deletionTimestamp");
-	json_object_set_new(out, "metadata", m);
-	if (replicas)
-		json_object_set_new(out, "spec", json_pack("{s:O}", "replicas", replicas));
-	copy_key(out, it, "status");
-	return out;
-}
-
 struct page {
 	struct run *r;
 	struct gk_list *gl;
@@ -138,7 +118,20 @@ static int add_item(void *ctx, json_t *it)
 	if (!json_is_object(it))
 		return 0;
 	fill_kind(it, pg->gl->rest);
-	json_array_append_new(pg->gl->items, pg->metadata_only ? trim_member(pg->r, it) : trim_health(it));
+	if (pg->metadata_only) {
+		json_array_append_new(pg->gl->items, trim_member(pg->r, it));
+	} else {
+		/* Health: only the verdict, by key (the first wins). */
+		char *key = kf_ap_live_key(it);
+		const char *why = NULL;
+		enum kf_health h = kf_health_of(it, &why);
+
+		if (!pg->gl->index)
+			pg->gl->index = json_object();
+		if (key && !json_object_get(pg->gl->index, key))
+			json_object_set_new(pg->gl->index, key, why ? json_pack("[i, s]", (int)h, why) : json_pack("[i]", (int)h));
+		free(key);
+	}
 	return 0;
 }
 

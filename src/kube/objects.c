@@ -390,6 +390,7 @@ void kf_objset_release(struct kf_objset *set)
 		struct kf_obj *o = &set->v[i];
 
 		json_decref(o->obj);
+		free(o->body);
 		free(o->group);
 		free(o->version);
 		free(o->kind);
@@ -857,6 +858,48 @@ void kf_obj_hash(struct kf_obj *o)
 		json_object_set_new(ann, KF_ANN_HASH, saved);
 }
 
+void kf_obj_compact(struct kf_obj *o)
+{
+	static const char *const keep[] = { "name", "namespace" };
+	json_t *md = json_object_get(o->obj, "metadata"), *slim, *m;
+
+	if (o->body || !o->obj)
+		return;
+	o->body = json_dumps(o->obj, JSON_COMPACT);
+	if (!o->body)
+		return; /* not serializable: stays whole */
+	o->body_len = strlen(o->body);
+	slim = json_object();
+	m = json_object();
+	if (json_object_get(o->obj, "apiVersion"))
+		json_object_set(slim, "apiVersion", json_object_get(o->obj, "apiVersion"));
+	if (json_object_get(o->obj, "kind"))
+		json_object_set(slim, "kind", json_object_get(o->obj, "kind"));
+	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+		if (json_object_get(md, keep[i]))
+			json_object_set(m, keep[i], json_object_get(md, keep[i]));
+	json_object_set_new(slim, "metadata", m);
+	json_decref(o->obj);
+	o->obj = slim;
+}
+
+int kf_obj_expand(struct kf_obj *o)
+{
+	json_t *full;
+
+	if (!o->body)
+		return 0;
+	full = json_loadb(o->body, o->body_len, 0, NULL);
+	if (!full)
+		return -1;
+	json_decref(o->obj);
+	o->obj = full;
+	free(o->body);
+	o->body = NULL;
+	o->body_len = 0;
+	return 0;
+}
+
 /* Every key of want is in have with an equal string value. */
 static bool map_contains(const json_t *have, const json_t *want)
 {
@@ -905,10 +948,12 @@ bool kf_obj_unchanged(const struct kf_obj *o, const json_t *live,
 		      const char *rec_rv, long rec_gen, const char *rec_fp)
 {
 	const json_t *lmd = json_object_get(live, "metadata");
-	const json_t *dmd = json_object_get(o->obj, "metadata");
+	const json_t *dmd;
 	const char *h = sget(json_object_get(lmd, "annotations"), KF_ANN_HASH);
 	const char *rv = sget(lmd, "resourceVersion");
 	const json_t *gen = json_object_get(lmd, "generation");
+	json_t *full;
+	bool same;
 
 	if (!h || strcmp(h, o->hash) || !rv)
 		return false;
@@ -929,11 +974,15 @@ bool kf_obj_unchanged(const struct kf_obj *o, const json_t *live,
 	/* The object changed since; a status-only change keeps its generation. */
 	if (!json_is_integer(gen) || rec_gen <= 0 || json_integer_value(gen) != rec_gen)
 		return false;
-	if (json_object_get(dmd, "labels") &&
-	    !map_contains(json_object_get(lmd, "labels"), json_object_get(dmd, "labels")))
+	/* A compacted object's labels and annotations are in its body. */
+	full = o->body ? json_loadb(o->body, o->body_len, 0, NULL) : NULL;
+	if (o->body && !full)
 		return false;
-	if (json_object_get(dmd, "annotations") &&
-	    !map_contains(json_object_get(lmd, "annotations"), json_object_get(dmd, "annotations")))
-		return false;
-	return true;
+	dmd = json_object_get(full ? full : o->obj, "metadata");
+	same = !(json_object_get(dmd, "labels") &&
+		 !map_contains(json_object_get(lmd, "labels"), json_object_get(dmd, "labels"))) &&
+	       !(json_object_get(dmd, "annotations") &&
+		 !map_contains(json_object_get(lmd, "annotations"), json_object_get(dmd, "annotations")));
+	json_decref(full);
+	return same;
 }
