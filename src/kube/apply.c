@@ -44,12 +44,13 @@
 static void run_release(struct run *r)
 {
 	for (size_t i = 0; i < r->nlists; i++) {
-		json_decref(r->lists[i].items);
 		json_decref(r->lists[i].index);
 	}
 	free(r->lists);
-	for (size_t i = 0; i < r->nmembers; i++)
+	for (size_t i = 0; i < r->nmembers; i++) {
 		free(r->members[i].key);
+		free(r->members[i].live);
+	}
 	free(r->members);
 	json_decref(r->state);
 	json_decref(r->ns_names);
@@ -110,13 +111,16 @@ static void mark_unchanged(struct run *r)
 		const json_t *rec = json_object_get(r->state, key);
 
 		if (m) {
+			json_t *live = kf_ap_member_live(m);
+
 			m->desired = true;
-			if (kf_obj_unchanged(o, m->live, kf_ap_sget(rec, "rv"),
+			if (kf_obj_unchanged(o, live, kf_ap_sget(rec, "rv"),
 					     json_is_integer(json_object_get(rec, "gen")) ? (long)json_integer_value(json_object_get(rec, "gen")) : 0,
 					     kf_ap_sget(rec, "mf"))) {
 				o->state = KF_OBJ_UNCHANGED;
 				o->skipped = true;
 			}
+			json_decref(live);
 		}
 		free(key);
 	}
@@ -363,6 +367,17 @@ int kf_apply_run(struct kf_apply_result *out, struct kf_kube *k,
 		if (rc)
 			goto out;
 	}
+	/* Recorded and pruned: the health wait needs neither the state nor
+	 * the members (thousands of entries each). */
+	json_decref(r.state);
+	r.state = NULL;
+	free(cands);
+	cands = NULL;
+	for (size_t i = 0; i < r.nmembers; i++) {
+		free(r.members[i].key);
+		free(r.members[i].live);
+	}
+	r.nmembers = 0;
 
 	/* 5: health. */
 	if (opts->wait && !opts->dry_run && !out->failed) {

@@ -40,7 +40,7 @@ enum verdict { V_OK, V_RETRY, V_WEBHOOK, V_FAIL };
 
 struct member {       /* a live object listed by the part-of label */
 	char *key;
-	json_t *live;     /* borrowed from lists */
+	char *live;       /* the listed object, trimmed (members.c), compact JSON, owned */
 	const struct kf_rest *rest;
 	int rank;
 	bool desired;
@@ -48,7 +48,6 @@ struct member {       /* a live object listed by the part-of label */
 
 struct gk_list {          /* one LIST per group/kind */
 	const struct kf_rest *rest;
-	json_t *items;        /* array of live objects (trimmed), owned */
 	json_t *index;        /* health lists: key -> [health, why?] */
 	bool settled;         /* health: all ready, not listed again */
 };
@@ -99,6 +98,8 @@ void kf_ap_plan_lists(struct run *r);
 int kf_ap_list_all(struct run *r, bool metadata_only, struct kf_err **err);
 void kf_ap_collect_members(struct run *r);
 struct member *kf_ap_find_member(struct run *r, const char *key);
+/* The member's listed object, parsed (a new reference; never NULL). */
+json_t *kf_ap_member_live(const struct member *m);
 void kf_ap_record(struct run *r, struct kf_obj *o, const struct kf_kube_req *q);
 int kf_ap_apply_wave(struct run *r, size_t from, size_t to, struct kf_err **err);
 char *kf_ap_member_label(const struct member *m);

@@ -3,15 +3,16 @@
  * group/kind (metadata only where that is enough), paged, and the members
  * found in them, sorted for lookups.
  *
- * Only what the engine reads of a listed object is kept, page by page as
- * each page is parsed (a page is at most 500 objects), so memory follows
- * the number of members, not the size of their manifests: for members
- * (skip-unchanged, prune) kind, apiVersion and the metadata they read
- * (name, namespace, uid, resourceVersion, generation, deletionTimestamp,
- * labels, annotations), with the managedFields fingerprint instead of the
+ * Only what the engine reads of a listed object is kept, item by item as
+ * each page is read (kf_list_scan), so memory follows the number of
+ * members, not the size of their manifests. A member (skip-unchanged,
+ * prune) keeps kind, apiVersion and the metadata those read (name,
+ * namespace, uid, resourceVersion, generation, deletionTimestamp, labels,
+ * annotations), with the managedFields fingerprint instead of the
  * managedFields when the recorded resourceVersion differs (the only case
- * kf_obj_unchanged looks at them); for health waits only each object's
- * verdict (kf_health_of), indexed by its key.
+ * kf_obj_unchanged looks at them), as compact JSON parsed again where it
+ * is read (kf_ap_member_live): a parsed tree costs several times that. A
+ * health wait keeps only each object's verdict (kf_health_of) by key.
  */
 #include "apply_int.h"
 
@@ -119,7 +120,24 @@ static int add_item(void *ctx, json_t *it)
 		return 0;
 	fill_kind(it, pg->gl->rest);
 	if (pg->metadata_only) {
-		json_array_append_new(pg->gl->items, trim_member(pg->r, it));
+		struct run *r = pg->r;
+		json_t *t = trim_member(r, it);
+		struct member *m;
+
+		if (strcmp(kf_ap_nz(kf_ap_sget(json_object_get(json_object_get(t, "metadata"), "labels"), KF_APPLYSET_PART_OF)), r->id)) {
+			json_decref(t); /* never touch what is not labelled ours */
+			return 0;
+		}
+		kf_xgrow((void **)&r->members, &r->amembers, r->nmembers + 1, sizeof(*r->members));
+		m = &r->members[r->nmembers++];
+		m->key = kf_ap_live_key(t);
+		if (!m->key)
+			m->key = kf_xstrdup("");
+		m->live = json_dumps(t, JSON_COMPACT);
+		m->rest = pg->gl->rest;
+		m->rank = kf_kube_kind_rank(m->rest->group, m->rest->kind);
+		m->desired = false;
+		json_decref(t);
 	} else {
 		/* Health: only the verdict, by key (the first wins). */
 		char *key = kf_ap_live_key(it);
@@ -145,13 +163,18 @@ int kf_ap_list_all(struct run *r, bool metadata_only, struct kf_err **err)
 	size_t pending, pages = 0;
 	int rc = 0;
 
+	if (metadata_only) {
+		for (size_t i = 0; i < r->nmembers; i++) {
+			free(r->members[i].key);
+			free(r->members[i].live);
+		}
+		r->nmembers = 0;
+	}
 	for (size_t i = 0; i < r->nlists; i++) {
 		if (r->lists[i].settled) {
 			cont[i] = kf_xstrdup(""); /* nothing to fetch */
 			continue;
 		}
-		json_decref(r->lists[i].items);
-		r->lists[i].items = json_array();
 		json_decref(r->lists[i].index);
 		r->lists[i].index = NULL;
 	}
@@ -230,30 +253,17 @@ static int cmp_member_key(const void *pa, const void *pb)
 
 void kf_ap_collect_members(struct run *r)
 {
-	for (size_t i = 0; i < r->nlists; i++) {
-		json_t *it;
-		size_t j;
-
-		json_array_foreach(r->lists[i].items, j, it) {
-			struct member *m;
-
-			if (strcmp(kf_ap_nz(kf_ap_sget(json_object_get(json_object_get(it, "metadata"), "labels"), KF_APPLYSET_PART_OF)), r->id))
-				continue; /* never touch what is not labelled ours */
-			kf_xgrow((void **)&r->members, &r->amembers, r->nmembers + 1, sizeof(*r->members));
-			m = &r->members[r->nmembers++];
-			m->key = kf_ap_live_key(it);
-			m->live = it;
-			m->rest = r->lists[i].rest;
-			m->rank = kf_kube_kind_rank(m->rest->group, m->rest->kind);
-			m->desired = false;
-			if (!m->key)
-				m->key = kf_xstrdup("");
-		}
-	}
 	/* sorted by key: find_member is a binary search (a linear one made
 	 * marking n unchanged objects O(n^2)) */
 	if (r->nmembers > 1)
 		qsort(r->members, r->nmembers, sizeof(*r->members), cmp_member_key);
+}
+
+json_t *kf_ap_member_live(const struct member *m)
+{
+	json_t *live = m->live ? json_loads(m->live, 0, NULL) : NULL;
+
+	return live ? live : json_object();
 }
 
 struct member *kf_ap_find_member(struct run *r, const char *key)
