@@ -860,8 +860,9 @@ void kf_obj_hash(struct kf_obj *o)
 
 void kf_obj_compact(struct kf_obj *o)
 {
-	static const char *const keep[] = { "name", "namespace" };
-	json_t *md = json_object_get(o->obj, "metadata"), *slim, *m;
+	json_t *md = json_object_get(o->obj, "metadata"), *v;
+	const char *k;
+	void *tmp;
 
 	if (o->body || !o->obj)
 		return;
@@ -869,18 +870,14 @@ void kf_obj_compact(struct kf_obj *o)
 	if (!o->body)
 		return; /* not serializable: stays whole */
 	o->body_len = strlen(o->body);
-	slim = json_object();
-	m = json_object();
-	if (json_object_get(o->obj, "apiVersion"))
-		json_object_set(slim, "apiVersion", json_object_get(o->obj, "apiVersion"));
-	if (json_object_get(o->obj, "kind"))
-		json_object_set(slim, "kind", json_object_get(o->obj, "kind"));
-	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
-		if (json_object_get(md, keep[i]))
-			json_object_set(m, keep[i], json_object_get(md, keep[i]));
-	json_object_set_new(slim, "metadata", m);
-	json_decref(o->obj);
-	o->obj = slim;
+	/* In place: what stays keeps the place it was parsed into, and
+	 * nothing new is allocated for it. */
+	json_object_foreach_safe(o->obj, tmp, k, v)
+		if (strcmp(k, "apiVersion") && strcmp(k, "kind") && strcmp(k, "metadata"))
+			json_object_del(o->obj, k);
+	json_object_foreach_safe(md, tmp, k, v)
+		if (strcmp(k, "name") && strcmp(k, "namespace"))
+			json_object_del(md, k);
 }
 
 int kf_obj_expand(struct kf_obj *o)

@@ -164,7 +164,7 @@ knoop=$(sub "$(now)" "$t0")
 knoop_writes=$(writes)
 fi
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1fx", (b > 0 ? a / b : 0) }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.1fx", a / b; else printf "-" }'; }
 echo
 echo "bench_gitops: $APPS apps x 4 objects (+1 Namespace) = $objects objects, one environment, kubesim"
 printf '%-44s %10s %12s %s\n' "" "kfboot" "kubectl" "ratio (kubectl / kfboot)"
@@ -175,7 +175,7 @@ printf '%-44s %10s\n' "requests per no-op cycle" "$noop_req"
 printf '%-44s %9sM\n' "max RSS, first sync (--once)" "$first_rss"
 printf '%-44s %9sM\n' "max RSS, no-op cycle (--once, worst run)" "$noop_rss"
 printf '%-44s %9sM  (peak %sM, VmHWM)\n' "RSS of the idle reconciler (after a cycle)" "$loop_rss" "$loop_hwm"
-printf '%-44s %9sM  (idle after: %sM)\n' "reconciler peak, commit changing $APPS Deployments" "$change_hwm" "$change_rss"
+printf '%-44s %9sM  (idle after: %sM)\n' "peak, loop syncing $APPS changed Deployments" "$change_hwm" "$change_rss"
 printf '%-44s %10s  (%s API requests)\n' "writes while idle ${IDLE}s (git check every 1s)" "$loop_writes" "$loop_req"
 printf '%-44s %10s\n' "Flux, published, 1,000 apps x 4 objects" "256s"
 printf '%-44s %10s\n' "first sync vs Flux's figure" "$(ratio 256 "$first")"
