@@ -101,7 +101,8 @@ t0=$(now)
 first=$(sub "$(now)" "$t0")
 [[ $(jq -r '.environments[0].objects.applied' "$tmp/first.json") == "$objects" ]] ||
 	fail "first sync applied $(jq -c '.environments[0].objects' "$tmp/first.json"), expected $objects"
-first_rss=$(($(cat "$tmp/first.rss") / 1024))
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+first_rss=$(mib "$(cat "$tmp/first.rss")")
 
 noop_w=()
 noop_writes=0
@@ -112,7 +113,7 @@ for _ in $(seq "$NOOP_RUNS"); do
 	/usr/bin/time -f %M -o "$tmp/noop.rss" "$KFBOOT" reconcile --repo "$W" --state-dir "$tmp/state" \
 		--kubeconfig "$KC" --once >/dev/null 2>&1 || fail "no-op cycle failed"
 	noop_w+=("$(sub "$(now)" "$t0")")
-	r=$(($(cat "$tmp/noop.rss") / 1024))
+	r=$(cat "$tmp/noop.rss")
 	((r > noop_rss)) && noop_rss=$r
 	noop_writes=$((noop_writes + $(writes)))
 	noop_req=$(stats | jq -r .total)
@@ -173,7 +174,7 @@ printf '%-44s %9ss %11ss %s\n' "no-op cycle (median of $NOOP_RUNS, whole process
 printf '%-44s %10s %12s\n' "writes in the no-op cycles" "$noop_writes" "$knoop_writes"
 printf '%-44s %10s\n' "requests per no-op cycle" "$noop_req"
 printf '%-44s %9sM\n' "max RSS, first sync (--once)" "$first_rss"
-printf '%-44s %9sM\n' "max RSS, no-op cycle (--once, worst run)" "$noop_rss"
+printf '%-44s %9sM\n' "max RSS, no-op cycle (--once, worst run)" "$(mib "$noop_rss")"
 printf '%-44s %9sM  (peak %sM, VmHWM)\n' "RSS of the idle reconciler (after a cycle)" "$loop_rss" "$loop_hwm"
 printf '%-44s %9sM  (idle after: %sM)\n' "peak, loop syncing $APPS changed Deployments" "$change_hwm" "$change_rss"
 printf '%-44s %10s  (%s API requests)\n' "writes while idle ${IDLE}s (git check every 1s)" "$loop_writes" "$loop_req"
