@@ -8,7 +8,8 @@
  *     by `kustomize build` (or `kubectl kustomize` when kustomize is not on
  *     PATH) on a temporary export of the commit's tree, with a timeout;
  *  2. substitute: ${VAR}, ${VAR:=default}, $${VAR} (subst.c);
- *  3. parse: YAML -> objects, with file:line:col of each document;
+ *  3. parse: YAML -> objects, with file:line:col of each document (each
+ *     file's text is released once parsed);
  *  4. namespace: namespaced objects without a namespace get the
  *     environment's; duplicates (same group, kind, namespace, name) are
  *     problems naming both places.
@@ -340,8 +341,13 @@ static int step_parse(struct kf_render *r, void *ctx, struct kf_err **err)
 {
 	(void)ctx;
 	(void)err;
-	for (size_t i = 0; i < r->ndocs; i++)
+	/* Each file's text is dropped once parsed: no later step reads it,
+	 * and the text and the tree of every object at once is the peak of a
+	 * render of thousands of objects. */
+	for (size_t i = 0; i < r->ndocs; i++) {
 		kf_objset_load_buf(&r->set, r->docs[i].file, r->docs[i].text.buf, r->docs[i].text.len, r->diags, NULL);
+		kf_buf_release(&r->docs[i].text);
+	}
 	return 0;
 }
 

@@ -280,6 +280,9 @@ int kf_gitops_sync_env(struct kf_env_status *st, struct kf_kube *k, struct kf_di
 	 * be repaired (Argo CD applies with --force-conflicts too). */
 	ao.force_conflicts = true;
 	ao.timeout = opts->apply_timeout > 0 ? opts->apply_timeout : env->timeout > 0 ? env->timeout : 600;
+	/* Nothing after the apply reads more of an object than its identity,
+	 * labels and annotations: keep each one as the JSON it is sent as. */
+	ao.compact = true;
 	ao.progress = opts->progress;
 	ao.progress_ctx = opts->progress_ctx;
 	/* Objects whose live copy says kfboot.io/reconcile: disabled are left

@@ -44,15 +44,15 @@
 static void run_release(struct run *r)
 {
 	for (size_t i = 0; i < r->nlists; i++) {
-		json_decref(r->lists[i].items);
 		json_decref(r->lists[i].index);
 	}
 	free(r->lists);
-	for (size_t i = 0; i < r->nmembers; i++)
+	for (size_t i = 0; i < r->nmembers; i++) {
 		free(r->members[i].key);
+		free(r->members[i].live);
+	}
 	free(r->members);
 	json_decref(r->state);
-	json_decref(r->state0);
 	json_decref(r->ns_names);
 	free(r->inv_ns);
 	free(r->inv_name);
@@ -66,10 +66,18 @@ static void prepare_objects(struct run *r)
 {
 	for (size_t i = 0; i < r->set->n; i++) {
 		struct kf_obj *o = &r->set->v[i];
-		json_t *md = json_object_get(o->obj, "metadata");
-		json_t *labels = json_object_get(md, "labels");
-		json_t *ann;
+		json_t *md, *labels, *ann;
 
+		/* Compacted by an earlier run (the reconciler's dry run):
+		 * prepared again from the whole object. */
+		if (kf_obj_expand(o)) {
+			free(o->why);
+			o->why = kf_xstrdup("its compacted body could not be parsed back");
+			o->state = KF_OBJ_FAILED;
+			continue;
+		}
+		md = json_object_get(o->obj, "metadata");
+		labels = json_object_get(md, "labels");
 		if (!json_is_object(labels)) {
 			labels = json_object();
 			json_object_set_new(md, "labels", labels);
@@ -84,6 +92,8 @@ static void prepare_objects(struct run *r)
 		json_object_set_new(ann, KF_ANN_HASH, json_string(o->hash));
 		o->state = KF_OBJ_PENDING;
 		o->hands_off = false;
+		if (r->o->compact && strcmp(o->kind, "CustomResourceDefinition"))
+			kf_obj_compact(o);
 	}
 }
 
@@ -100,19 +110,21 @@ static void mark_unchanged(struct run *r)
 		char *key = kf_ap_obj_key(o->group, o->kind, o->ns, o->name);
 		struct member *m = kf_ap_find_member(r, key);
 		const json_t *rec = json_object_get(r->state, key);
+		json_t *live = m ? kf_ap_member_live(m) : NULL;
 
-		if (m && kf_ap_hands_off(r, m)) {
+		if (m && kf_ap_hands_off(r, live)) {
 			m->desired = true; /* not pruned either */
 			kf_ap_hands_off_obj(r, o, m);
 		} else if (m) {
 			m->desired = true;
-			if (kf_obj_unchanged(o, m->live, kf_ap_sget(rec, "rv"),
+			if (kf_obj_unchanged(o, live, kf_ap_sget(rec, "rv"),
 					     json_is_integer(json_object_get(rec, "gen")) ? (long)json_integer_value(json_object_get(rec, "gen")) : 0,
 					     kf_ap_sget(rec, "mf"))) {
 				o->state = KF_OBJ_UNCHANGED;
 				o->skipped = true;
 			}
 		}
+		json_decref(live);
 		free(key);
 	}
 }
@@ -325,9 +337,12 @@ int kf_apply_run(struct kf_apply_result *out, struct kf_kube *k,
 
 	/* 6 (before the wait, so that a timeout still records what was applied). */
 	if (!opts->dry_run) {
-		bool changed = !json_equal(r.state, r.state0) || r.parent_deferred;
-		char *gks = NULL, *nss = NULL;
+		char now[65], *gks = NULL, *nss = NULL;
+		bool changed;
 		long st = 0;
+
+		kf_ap_state_digest(r.state, now);
+		changed = strcmp(now, r.state0) || r.parent_deferred;
 
 		/* A member kept because it is hands off stays in the
 		 * inventory: keep its kind and namespace listed. */
@@ -359,6 +374,17 @@ int kf_apply_run(struct kf_apply_result *out, struct kf_kube *k,
 		if (rc)
 			goto out;
 	}
+	/* Recorded and pruned: the health wait needs neither the state nor
+	 * the members (thousands of entries each). */
+	json_decref(r.state);
+	r.state = NULL;
+	free(cands);
+	cands = NULL;
+	for (size_t i = 0; i < r.nmembers; i++) {
+		free(r.members[i].key);
+		free(r.members[i].live);
+	}
+	r.nmembers = 0;
 
 	/* 5: health. */
 	if (opts->wait && !opts->dry_run && !out->failed) {

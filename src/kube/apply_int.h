@@ -41,7 +41,7 @@ enum verdict { V_OK, V_RETRY, V_WEBHOOK, V_FAIL };
 
 struct member {       /* a live object listed by the part-of label */
 	char *key;
-	json_t *live;     /* borrowed from lists */
+	char *live;       /* the listed object, trimmed (members.c), compact JSON, owned */
 	const struct kf_rest *rest;
 	int rank;
 	bool desired;
@@ -49,8 +49,7 @@ struct member {       /* a live object listed by the part-of label */
 
 struct gk_list {          /* one LIST per group/kind */
 	const struct kf_rest *rest;
-	json_t *items;        /* array of live objects, owned */
-	json_t *index;        /* key -> item, built when first needed */
+	json_t *index;        /* health lists: key -> [health, why?] */
 	bool settled;         /* health: all ready, not listed again */
 };
 
@@ -64,7 +63,7 @@ struct run {
 	char *inv_ns, *inv_name, *id;
 	bool parent_exists, parent_deferred;
 	json_t *state;       /* {"key": {"rv": "..", "gen": n}} */
-	json_t *state0;      /* as read */
+	char state0[65];     /* SHA-256 of the state as read (canonical JSON) */
 	char *gks_old, *nss_old;
 	size_t parts_old;    /* state parts the parent named when read */
 	json_t *ns_names;    /* names of the set's Namespaces (classify) */
@@ -96,18 +95,21 @@ char *kf_ap_csv_union(const char *a, const char *b);
 char *kf_ap_namespaces_csv(const struct run *r);
 void kf_ap_delete_parts(struct run *r, size_t from, size_t to);
 int kf_ap_write_parent(struct run *r, const char *gks, const char *nss, bool with_state, long *status, struct kf_err **err);
+void kf_ap_state_digest(const json_t *state, char out[65]);
 void kf_ap_plan_lists(struct run *r);
 int kf_ap_list_all(struct run *r, bool metadata_only, struct kf_err **err);
 void kf_ap_collect_members(struct run *r);
 struct member *kf_ap_find_member(struct run *r, const char *key);
+/* The member's listed object, parsed (a new reference; never NULL). */
+json_t *kf_ap_member_live(const struct member *m);
 void kf_ap_record(struct run *r, struct kf_obj *o, const struct kf_kube_req *q);
 int kf_ap_apply_wave(struct run *r, size_t from, size_t to, struct kf_err **err);
 char *kf_ap_member_label(const struct member *m);
 size_t kf_ap_prune_candidates(struct run *r, struct member ***out);
 int kf_ap_prune(struct run *r, struct member **c, size_t n, struct kf_err **err);
 int kf_ap_wait_health(struct run *r, struct kf_err **err);
-/* handsoff.c: does the member's live copy say hands off (o->hands_off_annotation)? */
-bool kf_ap_hands_off(const struct run *r, const struct member *m);
+/* handsoff.c: does a member's live copy (kf_ap_member_live) say hands off (o->hands_off_annotation)? */
+bool kf_ap_hands_off(const struct run *r, const json_t *live);
 /* Count it in res->hands_off and name it in report.handsOffObjects. */
 void kf_ap_hands_off_note(struct run *r, const struct member *m);
 /* A desired object whose member is hands off: nothing is sent for it. */

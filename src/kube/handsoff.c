@@ -12,31 +12,21 @@
  */
 #include "apply_int.h"
 
-bool kf_ap_hands_off(const struct run *r, const struct member *m)
+bool kf_ap_hands_off(const struct run *r, const json_t *live)
 {
 	const char *a = r->o->hands_off_annotation, *v;
 
-	if (!a || !*a || !m || !m->live)
+	if (!a || !*a || !live)
 		return false;
-	v = kf_ap_sget(json_object_get(json_object_get(m->live, "metadata"), "annotations"), a);
+	v = kf_ap_sget(json_object_get(json_object_get(live, "metadata"), "annotations"), a);
 	return v && !strcmp(v, "disabled");
-}
-
-/* "Kind[.group] [ns/]name", as kf_obj_label writes a desired object. */
-static char *label_of(const struct member *m)
-{
-	const json_t *md = json_object_get(m->live, "metadata");
-	const char *ns = kf_ap_sget(md, "namespace"), *name = kf_ap_nz(kf_ap_sget(md, "name"));
-	const char *g = m->rest->group, *k = m->rest->kind;
-
-	return kf_xasprintf("%s%s%s %s%s%s", k, g[0] ? "." : "", g, ns ? ns : "", ns ? "/" : "", name);
 }
 
 /* Count one member left alone and name it in the report. */
 void kf_ap_hands_off_note(struct run *r, const struct member *m)
 {
 	json_t *list = json_object_get(r->res->report, "handsOffObjects");
-	char *label = label_of(m);
+	char *label = kf_ap_member_label(m);
 
 	if (!list) {
 		list = json_array();

@@ -49,6 +49,17 @@ static void sha256_hex(const void *p, size_t n, char out[65])
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
+/* A digest of the state's canonical JSON (sorted keys, compact): equal
+ * digests, equal states (a digest instead of a copy of the state as read:
+ * thousands of entries). */
+void kf_ap_state_digest(const json_t *state, char out[65])
+{
+	char *js = json_dumps(state, JSON_SORT_KEYS | JSON_COMPACT);
+
+	kf_sha256_hex(js ? js : "", js ? strlen(js) : 0, out);
+	free(js);
+}
+
 /* The state as deflated JSON. */
 static void state_encode(const json_t *state, struct kf_buf *z)
 {
@@ -213,7 +224,7 @@ int kf_ap_read_parent(struct run *r, struct kf_err **err)
 			kf_err_wrap(err, "inventory %s/%s", r->inv_ns, r->inv_name);
 	}
 out:
-	r->state0 = json_deep_copy(r->state);
+	kf_ap_state_digest(r->state, r->state0);
 	json_decref(p);
 	return rc;
 }

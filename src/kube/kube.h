@@ -262,6 +262,10 @@ struct kf_obj {
 	int rank;           /* kind rank (kf_kube_kind_rank) */
 	bool namespaced;
 	char hash[65];      /* kfboot.io/applied-hash of the desired content */
+	char *body;         /* compacted (kf_obj_compact): the object as sent,
+			     * compact JSON, owned; obj then holds only
+			     * apiVersion, kind, metadata name and namespace */
+	size_t body_len;
 	/* apply state */
 	int state;          /* enum kf_obj_state */
 	char *why;          /* last failure, owned */
@@ -364,12 +368,24 @@ char *kf_label_selector(const char *key, const char *value);
  */
 void kf_obj_hash(struct kf_obj *o);
 /*
+ * Keep o as the compact JSON it is sent as (o->body) and shrink o->obj to
+ * what identifies it: apiVersion, kind, metadata name and namespace (its
+ * labels and annotations are read from the body). A parsed object costs several
+ * times its serialized size; for thousands of objects this is most of a
+ * sync's memory. kf_obj_expand parses the body back (-1 if it cannot).
+ */
+void kf_obj_compact(struct kf_obj *o);
+int kf_obj_expand(struct kf_obj *o);
+/*
  * Fingerprint (32 hex chars and a NUL) of who owns which non-status fields
  * of a live object: its metadata.managedFields entries except the status
  * subresource's, hashed. A status write by a controller leaves it alone; a
- * write to spec, labels or annotations by anyone changes it.
+ * write to spec, labels or annotations by anyone changes it. A listed
+ * object the apply engine trimmed carries the fingerprint itself, computed
+ * before its managedFields were dropped, under KF_LIVE_FIELDS_FP.
  */
 void kf_obj_fields_fp(const json_t *live, char out[33]);
+#define KF_LIVE_FIELDS_FP "kfboot.io/fields-fp"
 /*
  * Skip-unchanged decision: the live object (from a LIST) carries our hash
  * annotation equal to o->hash, and it was not changed since kfboot applied
@@ -382,6 +398,19 @@ void kf_obj_fields_fp(const json_t *live, char out[33]);
  */
 bool kf_obj_unchanged(const struct kf_obj *o, const json_t *live,
 		      const char *rec_rv, long rec_gen, const char *rec_fp);
+
+/* ---- LIST responses, one item at a time (listscan.c) ------------------ */
+
+/* Called with each element of a LIST body's "items", parsed on its own and
+ * freed when fn returns (json_incref what you keep). Nonzero stops the scan
+ * and is returned by kf_list_scan. */
+typedef int (*kf_list_item_fn)(void *ctx, json_t *item);
+/* Walk the JSON object in buf without parsing it whole: every element of
+ * its "items" to fn, its "metadata" (the list's: continue token,
+ * resourceVersion) into *meta when meta is not NULL (NULL when absent; the
+ * caller frees it). Returns 0, fn's nonzero result, or -1 when the body is
+ * not a JSON object or an item or the metadata is not valid JSON. */
+int kf_list_scan(const char *buf, size_t len, kf_list_item_fn fn, void *ctx, json_t **meta);
 
 /* ---- health --------------------------------------------------------- */
 
@@ -425,6 +454,10 @@ struct kf_apply_opts {
 				* nothing (drift detection, diff) */
 	const char *inventory; /* "[ns/]name" of the ApplySet parent Secret; NULL = "kube-system/kfboot" (no prune) */
 	const char *default_ns;
+	bool compact;          /* compact every prepared object but CRDs
+				* (kf_obj_compact): for callers that read no
+				* more than each object's identity from the
+				* set afterwards (the reconciler) */
 	double timeout;        /* overall deadline, seconds; 0 = 10 min */
 	kf_apply_progress_fn progress;
 	void *progress_ctx;

@@ -390,6 +390,7 @@ void kf_objset_release(struct kf_objset *set)
 		struct kf_obj *o = &set->v[i];
 
 		json_decref(o->obj);
+		free(o->body);
 		free(o->group);
 		free(o->version);
 		free(o->kind);
@@ -857,6 +858,45 @@ void kf_obj_hash(struct kf_obj *o)
 		json_object_set_new(ann, KF_ANN_HASH, saved);
 }
 
+void kf_obj_compact(struct kf_obj *o)
+{
+	json_t *md = json_object_get(o->obj, "metadata"), *v;
+	const char *k;
+	void *tmp;
+
+	if (o->body || !o->obj)
+		return;
+	o->body = json_dumps(o->obj, JSON_COMPACT);
+	if (!o->body)
+		return; /* not serializable: stays whole */
+	o->body_len = strlen(o->body);
+	/* In place: what stays keeps the place it was parsed into, and
+	 * nothing new is allocated for it. */
+	json_object_foreach_safe(o->obj, tmp, k, v)
+		if (strcmp(k, "apiVersion") && strcmp(k, "kind") && strcmp(k, "metadata"))
+			json_object_del(o->obj, k);
+	json_object_foreach_safe(md, tmp, k, v)
+		if (strcmp(k, "name") && strcmp(k, "namespace"))
+			json_object_del(md, k);
+}
+
+int kf_obj_expand(struct kf_obj *o)
+{
+	json_t *full;
+
+	if (!o->body)
+		return 0;
+	full = json_loadb(o->body, o->body_len, 0, NULL);
+	if (!full)
+		return -1;
+	json_decref(o->obj);
+	o->obj = full;
+	free(o->body);
+	o->body = NULL;
+	o->body_len = 0;
+	return 0;
+}
+
 /* Every key of want is in have with an equal string value. */
 static bool map_contains(const json_t *have, const json_t *want)
 {
@@ -875,10 +915,16 @@ static bool map_contains(const json_t *have, const json_t *want)
 void kf_obj_fields_fp(const json_t *live, char out[33])
 {
 	const json_t *mf = json_object_get(json_object_get(live, "metadata"), "managedFields"), *e;
-	json_t *keep = json_array();
+	const char *pre = sget(live, KF_LIVE_FIELDS_FP);
+	json_t *keep;
 	char hex[65], *s;
 	size_t i;
 
+	if (!mf && pre && strlen(pre) == 32) {
+		memcpy(out, pre, 33);
+		return;
+	}
+	keep = json_array();
 	json_array_foreach(mf, i, e) {
 		const char *sub = sget(e, "subresource");
 
@@ -899,10 +945,12 @@ bool kf_obj_unchanged(const struct kf_obj *o, const json_t *live,
 		      const char *rec_rv, long rec_gen, const char *rec_fp)
 {
 	const json_t *lmd = json_object_get(live, "metadata");
-	const json_t *dmd = json_object_get(o->obj, "metadata");
+	const json_t *dmd;
 	const char *h = sget(json_object_get(lmd, "annotations"), KF_ANN_HASH);
 	const char *rv = sget(lmd, "resourceVersion");
 	const json_t *gen = json_object_get(lmd, "generation");
+	json_t *full;
+	bool same;
 
 	if (!h || strcmp(h, o->hash) || !rv)
 		return false;
@@ -923,11 +971,15 @@ bool kf_obj_unchanged(const struct kf_obj *o, const json_t *live,
 	/* The object changed since; a status-only change keeps its generation. */
 	if (!json_is_integer(gen) || rec_gen <= 0 || json_integer_value(gen) != rec_gen)
 		return false;
-	if (json_object_get(dmd, "labels") &&
-	    !map_contains(json_object_get(lmd, "labels"), json_object_get(dmd, "labels")))
+	/* A compacted object's labels and annotations are in its body. */
+	full = o->body ? json_loadb(o->body, o->body_len, 0, NULL) : NULL;
+	if (o->body && !full)
 		return false;
-	if (json_object_get(dmd, "annotations") &&
-	    !map_contains(json_object_get(lmd, "annotations"), json_object_get(dmd, "annotations")))
-		return false;
-	return true;
+	dmd = json_object_get(full ? full : o->obj, "metadata");
+	same = !(json_object_get(dmd, "labels") &&
+		 !map_contains(json_object_get(lmd, "labels"), json_object_get(dmd, "labels"))) &&
+	       !(json_object_get(dmd, "annotations") &&
+		 !map_contains(json_object_get(lmd, "annotations"), json_object_get(dmd, "annotations")));
+	json_decref(full);
+	return same;
 }

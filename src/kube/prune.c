@@ -19,20 +19,28 @@ static int cmp_member_rev(const void *pa, const void *pb)
 /* "Kind.group ns/name" of a listed member, like kf_obj_label. */
 char *kf_ap_member_label(const struct member *m)
 {
-	const json_t *md = json_object_get(m->live, "metadata");
+	json_t *live = kf_ap_member_live(m);
+	const json_t *md = json_object_get(live, "metadata");
 	const char *ns = kf_ap_sget(md, "namespace"), *name = kf_ap_nz(kf_ap_sget(md, "name"));
 	const char *g = m->rest->group, *k = m->rest->kind;
+	char *out;
 
 	if (ns)
-		return g[0] ? kf_xasprintf("%s.%s %s/%s", k, g, ns, name) : kf_xasprintf("%s %s/%s", k, ns, name);
-	return g[0] ? kf_xasprintf("%s.%s %s", k, g, name) : kf_xasprintf("%s %s", k, name);
+		out = g[0] ? kf_xasprintf("%s.%s %s/%s", k, g, ns, name) : kf_xasprintf("%s %s/%s", k, ns, name);
+	else
+		out = g[0] ? kf_xasprintf("%s.%s %s", k, g, name) : kf_xasprintf("%s %s", k, name);
+	json_decref(live);
+	return out;
 }
 
 static bool prune_disabled(const struct member *m)
 {
-	const char *v = kf_ap_sget(json_object_get(json_object_get(m->live, "metadata"), "annotations"), KF_ANN_PRUNE);
+	json_t *live = kf_ap_member_live(m);
+	const char *v = kf_ap_sget(json_object_get(json_object_get(live, "metadata"), "annotations"), KF_ANN_PRUNE);
+	bool off = v && !strcmp(v, "disabled");
 
-	return v && !strcmp(v, "disabled");
+	json_decref(live);
+	return off;
 }
 
 /* Members not in the desired set, in reverse apply order. */
@@ -44,9 +52,15 @@ size_t kf_ap_prune_candidates(struct run *r, struct member ***out)
 	for (size_t i = 0; i < r->nmembers; i++) {
 		struct member *m = &r->members[i];
 
+		json_t *live;
+		bool off;
+
 		if (m->desired)
 			continue;
-		if (kf_ap_hands_off(r, m)) {
+		live = kf_ap_member_live(m);
+		off = kf_ap_hands_off(r, live);
+		json_decref(live);
+		if (off) {
 			kf_ap_hands_off_note(r, m);
 			r->kept_undesired = true;
 			continue;
@@ -79,7 +93,8 @@ int kf_ap_prune(struct run *r, struct member **c, size_t n, struct kf_err **err)
 		while (j < n && c[j]->rank == c[i]->rank)
 			j++;
 		for (size_t x = i; x < j; x++) {
-			const json_t *md = json_object_get(c[x]->live, "metadata");
+			json_t *live = kf_ap_member_live(c[x]);
+			const json_t *md = json_object_get(live, "metadata");
 			char *path = kf_rest_path(c[x]->rest, kf_ap_sget(md, "namespace"), kf_ap_sget(md, "name"));
 			const char *uid = kf_ap_sget(md, "uid");
 
@@ -92,6 +107,7 @@ int kf_ap_prune(struct run *r, struct member **c, size_t n, struct kf_err **err)
 
 				kf_kube_req_body(&q[nq], b, strlen(b), "application/json");
 			}
+			json_decref(live);
 			q[nq].user = c[x];
 			qp[nq] = &q[nq];
 			nq++;

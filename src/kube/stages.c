@@ -140,8 +140,13 @@ void kf_ap_record(struct run *r, struct kf_obj *o, const struct kf_kube_req *q)
 	json_decref(resp);
 }
 
-/* PATCH every object in idx[] once, in parallel; set their states. */
-static int apply_batch(struct run *r, struct kf_obj **objs, size_t n, struct kf_err **err)
+/* Objects per round of parallel requests in apply_batch: a few times what
+ * is in flight at once (64 over HTTP/2), so the connections stay busy,
+ * while only this many request bodies and answers are held at a time. */
+#define APPLY_CHUNK 256
+
+/* PATCH objs[0..n) once, in parallel; set their states. */
+static int apply_chunk(struct run *r, struct kf_obj **objs, size_t n, struct kf_err **err)
 {
 	struct kf_kube_req *q = kf_xcalloc(n + 1, sizeof(*q));
 	struct kf_kube_req **qp = kf_xcalloc(n + 1, sizeof(*qp));
@@ -172,7 +177,7 @@ static int apply_batch(struct run *r, struct kf_obj **objs, size_t n, struct kf_
 							       r->o->force_conflicts ? "true" : "false",
 							       r->o->dry_run ? "&dryRun=All" : ""));
 		free(path);
-		body = json_dumps(o->obj, JSON_COMPACT);
+		body = o->body ? kf_xstrndup(o->body, o->body_len) : json_dumps(o->obj, JSON_COMPACT);
 		kf_kube_req_body(&q[nq], body, strlen(body), "application/apply-patch+yaml");
 		q[nq].no_retry = true; /* 5xx is judged here (webhooks) */
 		q[nq].user = o;
@@ -222,6 +227,17 @@ static int apply_batch(struct run *r, struct kf_obj **objs, size_t n, struct kf_
 		kf_kube_req_release(&q[i]);
 	free(q);
 	free(qp);
+	return rc;
+}
+
+/* PATCH every object in objs[] once, in parallel, in rounds of
+ * APPLY_CHUNK; set their states. */
+static int apply_batch(struct run *r, struct kf_obj **objs, size_t n, struct kf_err **err)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < n && !rc; i += APPLY_CHUNK)
+		rc = apply_chunk(r, objs + i, n - i < APPLY_CHUNK ? n - i : APPLY_CHUNK, err);
 	return rc;
 }
 

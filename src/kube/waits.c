@@ -1,7 +1,8 @@
 /*
  * waits.c - waiting until every applied object is healthy: one LIST per
- * kind per poll, lookups by index, kinds that are all ready not listed
- * again, and a report of what is still not ready at the deadline.
+ * kind per poll (kept as one verdict per object), lookups by index, kinds
+ * that are all ready not listed again, and a report of what is still not
+ * ready at the deadline.
  */
 #include "apply_int.h"
 
@@ -13,37 +14,16 @@ static size_t list_of(const struct run *r, const struct kf_obj *o)
 	return (size_t)-1;
 }
 
-/* The listed object for o: a hash lookup in an index of the list built
- * once per LIST (a scan of the list per object was O(n^2) per poll). */
-static const json_t *find_live(struct run *r, size_t l, const struct kf_obj *o)
+/* The verdict on o's listed object ([health, why?]), or NULL when it was
+ * not listed: a hash lookup in the index kf_ap_list_all built from the
+ * LIST (a scan of the list per object was O(n^2) per poll). */
+static const json_t *find_verdict(struct run *r, size_t l, const struct kf_obj *o)
 {
-	struct gk_list *gl = &r->lists[l];
 	char *key = kf_ap_obj_key(o->group, o->kind, o->ns, o->name);
-	const json_t *live;
+	const json_t *v = json_object_get(r->lists[l].index, key);
 
-	if (!gl->index) {
-		json_t *it;
-		size_t j;
-
-		gl->index = json_object();
-		json_array_foreach(gl->items, j, it) {
-			char *lk;
-
-			if (!kf_ap_sget(it, "kind")) {
-				json_object_set_new(it, "kind", json_string(gl->rest->kind));
-				json_object_set_new(it, "apiVersion", gl->rest->group[0]
-					? json_sprintf("%s/%s", gl->rest->group, gl->rest->version)
-					: json_string(gl->rest->version));
-			}
-			lk = kf_ap_live_key(it);
-			if (lk && !json_object_get(gl->index, lk)) /* the first wins */
-				json_object_set(gl->index, lk, it);
-			free(lk);
-		}
-	}
-	live = json_object_get(gl->index, key);
 	free(key);
-	return live;
+	return v;
 }
 
 /*
@@ -74,7 +54,7 @@ int kf_ap_wait_health(struct run *r, struct kf_err **err)
 		for (size_t i = 0; i < r->set->n; i++) {
 			struct kf_obj *o = &r->set->v[i];
 			size_t l = list_of(r, o);
-			const json_t *live;
+			const json_t *v;
 			const char *why = "not found";
 			enum kf_health h = KF_HEALTH_PROGRESSING;
 
@@ -85,9 +65,11 @@ int kf_ap_wait_health(struct run *r, struct kf_err **err)
 				ready++;
 				continue;
 			}
-			live = l != (size_t)-1 ? find_live(r, l, o) : NULL;
-			if (live)
-				h = kf_health_of(live, &why);
+			v = l != (size_t)-1 ? find_verdict(r, l, o) : NULL;
+			if (v) {
+				h = (enum kf_health)json_integer_value(json_array_get(v, 0));
+				why = json_string_value(json_array_get(v, 1));
+			}
 			if (h == KF_HEALTH_READY) {
 				ok[i] = true;
 				ready++;

@@ -6,8 +6,11 @@
 #     validation with a server-side dry run, staged apply, health);
 #   - no-op cycle: the same again with nothing changed (median of
 #     NOOP_RUNS), with the writes the server saw (must be 0);
-#   - the long-running reconciler: RSS when idle after its first cycle (and
-#     its peak), and the API requests and writes while idle (must be 0);
+#   - memory: max RSS of the --once first sync and of a --once no-op cycle;
+#     the long-running reconciler's RSS when idle after its first cycle and
+#     its peak (VmHWM) up to then, and its peak after a commit that changes
+#     all APPS Deployments (a real sync inside the loop), and the API
+#     requests and writes while idle (must be 0);
 #   - what a user would otherwise run: `kubectl apply --server-side` of the
 #     same rendered objects (a fresh kubesim), first and no-op, for the ratio;
 #     and Flux's published figure for 1,000 apps x 4 objects (4m16s).
@@ -98,16 +101,20 @@ t0=$(now)
 first=$(sub "$(now)" "$t0")
 [[ $(jq -r '.environments[0].objects.applied' "$tmp/first.json") == "$objects" ]] ||
 	fail "first sync applied $(jq -c '.environments[0].objects' "$tmp/first.json"), expected $objects"
-first_rss=$(($(cat "$tmp/first.rss") / 1024))
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+first_rss=$(mib "$(cat "$tmp/first.rss")")
 
 noop_w=()
 noop_writes=0
+noop_rss=0
 for _ in $(seq "$NOOP_RUNS"); do
 	reset_stats
 	t0=$(now)
 	/usr/bin/time -f %M -o "$tmp/noop.rss" "$KFBOOT" reconcile --repo "$W" --state-dir "$tmp/state" \
 		--kubeconfig "$KC" --once >/dev/null 2>&1 || fail "no-op cycle failed"
 	noop_w+=("$(sub "$(now)" "$t0")")
+	r=$(cat "$tmp/noop.rss")
+	((r > noop_rss)) && noop_rss=$r
 	noop_writes=$((noop_writes + $(writes)))
 	noop_req=$(stats | jq -r .total)
 done
@@ -123,10 +130,22 @@ for _ in $(seq 6000); do grep -q 'applied (' "$tmp/loop.err" && break; sleep 0.1
 grep -q 'applied (' "$tmp/loop.err" || fail "the loop's first cycle did not finish: $(tail -3 "$tmp/loop.err")"
 reset_stats
 sleep "$IDLE"
-loop_rss=$(awk '/^VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$LOOP/status")
-loop_hwm=$(awk '/^VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$LOOP/status")
+vm() { awk -v k="^$1:" '$0 ~ k { printf "%.1f", $2 / 1024 }' "/proc/$LOOP/status"; }
+loop_rss=$(vm VmRSS)
+loop_hwm=$(vm VmHWM)
 loop_writes=$(writes)
 loop_req=$(stats | jq -r .total)
+# A commit that changes every Deployment (a new image): the loop's peak
+# while it syncs real changes, and its RSS once idle again.
+sed -i 's|registry.example/app:1.0|registry.example/app:1.1|' "$W/kfboot.yaml"
+git -C "$W" -c user.email=b@example.com -c user.name=bench commit -qam "new image"
+for _ in $(seq 6000); do [[ $(grep -c 'applied (' "$tmp/loop.err") -ge 2 ]] && break; sleep 0.1; done
+[[ $(grep -c 'applied (' "$tmp/loop.err") -ge 2 ]] || fail "the loop did not apply the new commit: $(tail -3 "$tmp/loop.err")"
+grep 'applied (' "$tmp/loop.err" | tail -1 | grep -q "($APPS applied" ||
+	fail "the new commit should apply $APPS objects: $(grep 'applied (' "$tmp/loop.err" | tail -1)"
+sleep 2
+change_hwm=$(vm VmHWM)
+change_rss=$(vm VmRSS)
 kill -TERM "$LOOP"
 wait "$LOOP" || true
 
@@ -146,7 +165,7 @@ knoop=$(sub "$(now)" "$t0")
 knoop_writes=$(writes)
 fi
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1fx", (b > 0 ? a / b : 0) }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.1fx", a / b; else printf "-" }'; }
 echo
 echo "bench_gitops: $APPS apps x 4 objects (+1 Namespace) = $objects objects, one environment, kubesim"
 printf '%-44s %10s %12s %s\n' "" "kfboot" "kubectl" "ratio (kubectl / kfboot)"
@@ -155,7 +174,9 @@ printf '%-44s %9ss %11ss %s\n' "no-op cycle (median of $NOOP_RUNS, whole process
 printf '%-44s %10s %12s\n' "writes in the no-op cycles" "$noop_writes" "$knoop_writes"
 printf '%-44s %10s\n' "requests per no-op cycle" "$noop_req"
 printf '%-44s %9sM\n' "max RSS, first sync (--once)" "$first_rss"
-printf '%-44s %9sM  (peak %sM)\n' "RSS of the idle reconciler (after a cycle)" "$loop_rss" "$loop_hwm"
+printf '%-44s %9sM\n' "max RSS, no-op cycle (--once, worst run)" "$(mib "$noop_rss")"
+printf '%-44s %9sM  (peak %sM, VmHWM)\n' "RSS of the idle reconciler (after a cycle)" "$loop_rss" "$loop_hwm"
+printf '%-44s %9sM  (idle after: %sM)\n' "peak, loop syncing $APPS changed Deployments" "$change_hwm" "$change_rss"
 printf '%-44s %10s  (%s API requests)\n' "writes while idle ${IDLE}s (git check every 1s)" "$loop_writes" "$loop_req"
 printf '%-44s %10s\n' "Flux, published, 1,000 apps x 4 objects" "256s"
 printf '%-44s %10s\n' "first sync vs Flux's figure" "$(ratio 256 "$first")"

@@ -681,6 +681,102 @@ static void test_kube_unchanged__status_writes_do_not_count(void **state)
 	kf_objset_release(&set);
 }
 
+/* A trimmed listed object carries its fingerprint instead of managedFields. */
+static void test_kube_unchanged__precomputed_fingerprint(void **state)
+{
+	struct kf_objset set = KF_OBJSET_INIT;
+	const struct kf_obj *o;
+	json_t *l, *mf;
+	char fp0[33], fp1[33];
+
+	(void)state;
+	make_obj(&set);
+	o = &set.v[0];
+	l = live_of(o->hash, "11", 0, "web");
+	mf = json_pack("[{s:s, s:s, s:s}]", "manager", "kfboot", "operation", "Apply", "time", "t1");
+	json_object_set_new(json_object_get(l, "metadata"), "managedFields", mf);
+	kf_obj_fields_fp(l, fp0);
+	json_object_del(json_object_get(l, "metadata"), "managedFields");
+	json_object_set_new(l, KF_LIVE_FIELDS_FP, json_string(fp0));
+	kf_obj_fields_fp(l, fp1);
+	assert_string_equal(fp0, fp1);
+	assert_true(kf_obj_unchanged(o, l, "10", 0, fp0));
+	json_object_set_new(l, KF_LIVE_FIELDS_FP, json_string("0123456789abcdef0123456789abcdef"));
+	assert_false(kf_obj_unchanged(o, l, "10", 0, fp0));
+	json_decref(l);
+	kf_objset_release(&set);
+}
+
+/* ---- LIST responses, item by item ------------------------------------- */
+
+struct scan_seen {
+	json_t *names;
+	int stop_at;
+};
+
+static int scan_collect(void *ctx, json_t *item)
+{
+	struct scan_seen *s = ctx;
+	const char *n = json_string_value(json_object_get(json_object_get(item, "metadata"), "name"));
+
+	json_array_append_new(s->names, json_string(n ? n : "?"));
+	return s->stop_at && (int)json_array_size(s->names) == s->stop_at ? 7 : 0;
+}
+
+static void test_kube_list_scan__items_one_by_one(void **state)
+{
+	const char *body = " {\"kind\":\"DeploymentList\",\"apiVersion\":\"apps/v1\",\n"
+			   "  \"items\": [ {\"metadata\":{\"name\":\"a\",\"annotations\":{\"x\":\"]}\\\"{[\"}}},"
+			   "{\"metadata\":{\"name\":\"b\"},\"spec\":{\"v\":[1,2.5e3,true,null,{\"k\":[]}]}} ],"
+			   "\"extra\":{\"nested\":[\"}\",{\"a\":\"\\\\\"}]},"
+			   "\"metadata\":{\"resourceVersion\":\"42\",\"continue\":\"tok\"} }\n";
+	struct scan_seen s = { json_array(), 0 };
+	json_t *meta = NULL;
+
+	(void)state;
+	assert_int_equal(kf_list_scan(body, strlen(body), scan_collect, &s, &meta), 0);
+	assert_int_equal(json_array_size(s.names), 2);
+	assert_string_equal(json_string_value(json_array_get(s.names, 0)), "a");
+	assert_string_equal(json_string_value(json_array_get(s.names, 1)), "b");
+	assert_non_null(meta);
+	assert_string_equal(json_string_value(json_object_get(meta, "continue")), "tok");
+	json_decref(meta);
+	/* The callback's nonzero result stops the scan and is returned. */
+	json_array_clear(s.names);
+	s.stop_at = 1;
+	assert_int_equal(kf_list_scan(body, strlen(body), scan_collect, &s, &meta), 7);
+	assert_int_equal(json_array_size(s.names), 1);
+	assert_null(meta);
+	s.stop_at = 0;
+	/* Empty and null item lists; no metadata. */
+	json_array_clear(s.names);
+	assert_int_equal(kf_list_scan("{\"items\":[]}", 12, scan_collect, &s, &meta), 0);
+	assert_null(meta);
+	assert_int_equal(kf_list_scan("{\"items\":null,\"metadata\":{}}", 28, scan_collect, &s, NULL), 0);
+	assert_int_equal(kf_list_scan("{}", 2, scan_collect, &s, &meta), 0);
+	assert_int_equal(json_array_size(s.names), 0);
+	json_decref(s.names);
+}
+
+static void test_kube_list_scan__malformed_refused(void **state)
+{
+	static const char *const bad[] = {
+		"", "[]", "null", "{", "{\"items\":[{\"a\":1}", "{\"items\":[{\"a\":1},]}",
+		"{\"items\":[{\"a\":tru}]}", "{\"items\":[{\"a\":1]}]}", "{\"items\":{}}",
+		"{\"metadata\":{\"a\":}}", "{\"x\":\"unterminated}", "{\"items\":[]} trailing",
+		"{\"items\":[] \"metadata\":{}}", "{\"x\" 1}",
+	};
+	struct scan_seen s = { json_array(), 0 };
+	json_t *meta = NULL;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(kf_list_scan(bad[i], strlen(bad[i]), scan_collect, &s, &meta), -1);
+		assert_null(meta);
+	}
+	json_decref(s.names);
+}
+
 /* ---- health --------------------------------------------------------- */
 
 static void test_kube_health__rules_by_kind(void **state)
@@ -1005,6 +1101,9 @@ int main(void)
 		cmocka_unit_test(test_kube_url__redact_userinfo),
 		cmocka_unit_test(test_kube_client__invalid_request_is_final),
 		cmocka_unit_test(test_kube_health__crd_names_not_accepted),
+		cmocka_unit_test(test_kube_unchanged__precomputed_fingerprint),
+		cmocka_unit_test(test_kube_list_scan__items_one_by_one),
+		cmocka_unit_test(test_kube_list_scan__malformed_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
