@@ -102,9 +102,10 @@ void kf_ap_collect_members(struct run *r);
 struct member *kf_ap_find_member(struct run *r, const char *key);
 /* The member's listed object, parsed (a new reference; never NULL). */
 json_t *kf_ap_member_live(const struct member *m);
+/* "Kind[.group] [ns/]name" of a member (members.c). Caller frees. */
+char *kf_ap_member_label(const struct member *m);
 void kf_ap_record(struct run *r, struct kf_obj *o, const struct kf_kube_req *q);
 int kf_ap_apply_wave(struct run *r, size_t from, size_t to, struct kf_err **err);
-char *kf_ap_member_label(const struct member *m);
 size_t kf_ap_prune_candidates(struct run *r, struct member ***out);
 int kf_ap_prune(struct run *r, struct member **c, size_t n, struct kf_err **err);
 int kf_ap_wait_health(struct run *r, struct kf_err **err);

@@ -266,6 +266,22 @@ json_t *kf_ap_member_live(const struct member *m)
 	return live ? live : json_object();
 }
 
+char *kf_ap_member_label(const struct member *m)
+{
+	json_t *live = kf_ap_member_live(m);
+	const json_t *md = json_object_get(live, "metadata");
+	const char *ns = kf_ap_sget(md, "namespace"), *name = kf_ap_nz(kf_ap_sget(md, "name"));
+	const char *g = m->rest->group, *k = m->rest->kind;
+	char *out;
+
+	if (ns)
+		out = g[0] ? kf_xasprintf("%s.%s %s/%s", k, g, ns, name) : kf_xasprintf("%s %s/%s", k, ns, name);
+	else
+		out = g[0] ? kf_xasprintf("%s.%s %s", k, g, name) : kf_xasprintf("%s %s", k, name);
+	json_decref(live);
+	return out;
+}
+
 struct member *kf_ap_find_member(struct run *r, const char *key)
 {
 	struct member k = { .key = (char *)key };
