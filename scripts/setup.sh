@@ -10,7 +10,7 @@ libclang-rt-14-dev openssh-server openssh-client git shellcheck ansible-core
 sudo valgrind python3-yaml python3-jsonschema iproute2 iptables ca-certificates jq curl openssl
 xxd groff-base procps util-linux man-db zlib1g-dev
 nginx chromium fonts-dejavu-core nghttp2-client wrk prometheus python3-flask
-gunicorn python3-numpy python3-matplotlib"
+gunicorn python3-numpy python3-matplotlib bc xz-utils"
 
 missing=""
 for p in $PKGS; do
