@@ -114,8 +114,14 @@ stop d TERM INT
 # runs, and the kernel then delivers the lower number (SIGINT) first: the
 # order is not knowable, so either 128 + signal is right; what matters is
 # that the second one ends it at once.
-[[ $RC == 130 || $RC == 143 ]] || fail "SIGTERM then SIGINT: exit $RC, not 130 or 143"
-grep -q "second signal: exiting now" "$tmp/rec-d.log" || fail "the log does not say why it exited at once"
+# A clean stop can also end before the second signal is handled (seen
+# once in CI): then it must have been a clean stop, logged as one.
+if [[ $RC == 0 ]]; then
+	grep -q "stopped cleanly" "$tmp/rec-d.log" || fail "exit 0 without a clean stop"
+else
+	[[ $RC == 130 || $RC == 143 ]] || fail "SIGTERM then SIGINT: exit $RC, not 130 or 143"
+	grep -q "second signal: exiting now" "$tmp/rec-d.log" || fail "the log does not say why it exited at once"
+fi
 
 step "5. --once: SIGTERM interrupts it"
 "$KFBOOT" reconcile --repo "file://$W" --state-dir "$tmp/state-e" --kubeconfig "$KC" --env slow --once \
